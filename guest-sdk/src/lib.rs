@@ -1,0 +1,254 @@
+//! Guest SDK for [wasmtrace](https://example.invalid/wasmtrace) plugins.
+//!
+//! A wasmtrace plugin is a WebAssembly component (`wasm32-wasip2`) whose
+//! spans, events and attributes are recorded by the host and exported as
+//! OpenTelemetry traces. This crate wraps the `wasmtrace:tracing` WIT
+//! interfaces in an idiomatic Rust API:
+//!
+//! * [`plugin!`] turns a function into the plugin's entry point and embeds
+//!   the plugin's identity (`name@version`) in the component;
+//! * [`with_span`], [`try_with_span`], [`span::start`] and [`Span::builder`]
+//!   open spans, which end when their [`SpanGuard`] is dropped;
+//! * [`attrs!`] writes typed attributes ([`KeyValue`], [`Value`]);
+//! * [`add_attributes`], [`record_event`] and [`current_trace_id`] act on the
+//!   current span;
+//! * [`trace_headers`], [`propagate_context`] and [`with_propagated_context`]
+//!   carry a trace across process boundaries.
+//!
+//! Spans are cheap: starting one (with its initial attributes) and ending it
+//! are one host call each.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use wasmtrace_sdk::{add_attributes, attrs, record_event, try_with_span, with_span};
+//!
+//! fn handle(input: String) -> Result<String, String> {
+//!     with_span("handle_request", attrs! { "request.size" => input.len() as i64 }, || {
+//!         try_with_span("validate", attrs! {}, || {
+//!             if input.is_empty() { Err("empty input") } else { Ok(()) }
+//!         })
+//!         .map_err(|e| format!("validation failed: {e}"))?;
+//!
+//!         let words = with_span("count_words", attrs! {}, || {
+//!             let words = input.split_whitespace().count() as i64;
+//!             add_attributes(attrs! { "words" => words });
+//!             record_event("counted", attrs! { "words" => words });
+//!             words
+//!         });
+//!         Ok(format!("{words} words"))
+//!     })
+//! }
+//!
+//! wasmtrace_sdk::plugin!(handle);
+//! ```
+//!
+//! Build with `cargo build --target wasm32-wasip2`; the result is a
+//! component the `wasmtrace` CLI runs. The crate also compiles for native
+//! targets (so workspace-wide `cargo check`/`clippy` work), but there every
+//! call into the host panics.
+
+#![warn(missing_docs)]
+
+// Lets the generated bindings (and the macros they emit into plugin crates)
+// name this crate as `::wasmtrace_sdk` from inside it too.
+extern crate self as wasmtrace_sdk;
+
+pub mod propagation;
+pub mod span;
+pub mod value;
+
+pub use propagation::{
+    Context, ContextGuard, PropagatedContext, propagate_context, trace_headers,
+    with_propagated_context,
+};
+pub use span::{
+    Link, Span, SpanBuilder, SpanContext, SpanGuard, SpanKind, Status, add_attributes,
+    current_span_context, current_trace_id, record_event, try_with_span, with_span,
+};
+pub use value::{KeyValue, Value};
+
+/// The `wit-bindgen` runtime the generated bindings use. Re-exported so that
+/// plugin crates need not depend on it themselves.
+///
+/// # Example
+///
+/// ```
+/// // Plugins normally never name it; it is reached through the SDK's macros.
+/// use wasmtrace_sdk::wit_bindgen as _;
+/// ```
+pub use wit_bindgen;
+
+/// Raw bindings generated from `wit/tracing.wit` (world
+/// `wasmtrace:tracing/plugin`). Not part of the SDK's stable API: use the
+/// wrappers at the crate root instead.
+#[doc(hidden)]
+#[allow(missing_docs, clippy::all)]
+pub mod wit {
+    wit_bindgen::generate!({
+        path: "../wit",
+        world: "wasmtrace:tracing/plugin",
+        pub_export_macro: true,
+        default_bindings_module: "::wasmtrace_sdk::wit",
+        runtime_path: "::wasmtrace_sdk::wit_bindgen::rt",
+    });
+}
+
+/// What a plugin's handler function may return: `Result<T, E>` where the
+/// output `T` converts into a `String` and the error `E` implements
+/// `Display`, or a plain `String` for handlers that cannot fail.
+///
+/// An `Err` fails the invocation: the host sets the invocation span's status
+/// to `Error` with the error's message, and the CLI exits non-zero.
+///
+/// # Example
+///
+/// ```
+/// use wasmtrace_sdk::IntoHandlerResult;
+///
+/// let ok: Result<&str, std::num::ParseIntError> = Ok("done");
+/// assert_eq!(ok.into_handler_result(), Ok("done".to_owned()));
+///
+/// let err = "x".parse::<u8>().map(|n| n.to_string());
+/// assert_eq!(err.into_handler_result(), Err("invalid digit found in string".to_owned()));
+/// ```
+pub trait IntoHandlerResult {
+    /// Converts into the WIT `handle` result.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use wasmtrace_sdk::IntoHandlerResult;
+    ///
+    /// assert_eq!(String::from("hi").into_handler_result(), Ok("hi".to_owned()));
+    /// ```
+    fn into_handler_result(self) -> Result<String, String>;
+}
+
+impl<T: Into<String>, E: std::fmt::Display> IntoHandlerResult for Result<T, E> {
+    fn into_handler_result(self) -> Result<String, String> {
+        self.map(Into::into).map_err(|e| e.to_string())
+    }
+}
+
+impl IntoHandlerResult for String {
+    fn into_handler_result(self) -> Result<String, String> {
+        Ok(self)
+    }
+}
+
+/// Builds a `Vec<KeyValue>` of typed attributes.
+///
+/// Keys are anything `Into<String>`; values anything `Into<Value>` (strings,
+/// `bool`, integers up to `i64`/`u32`, floats, and vectors, slices or arrays
+/// of those).
+///
+/// # Example
+///
+/// ```
+/// use wasmtrace_sdk::{attrs, KeyValue, Value};
+///
+/// let attributes: Vec<KeyValue> = attrs! {
+///     "user.id" => "u-42",
+///     "user.admin" => false,
+///     "cart.items" => 3,
+///     "cart.total" => 19.99,
+///     "cart.skus" => ["A1", "B2"],
+/// };
+/// assert_eq!(attributes[2].value, Value::I64(3));
+/// assert!(attrs! {}.is_empty());
+/// ```
+#[macro_export]
+macro_rules! attrs {
+    () => {
+        $crate::__private::Vec::<$crate::KeyValue>::new()
+    };
+    ($($key:expr => $value:expr),+ $(,)?) => {
+        $crate::__private::vec![$($crate::KeyValue::new($key, $value)),+]
+    };
+}
+
+/// Exports a function as the plugin's `handle` entry point and embeds the
+/// plugin's identity.
+///
+/// The function takes the input `String` and returns anything implementing
+/// [`IntoHandlerResult`], typically `Result<String, E>` with `E: Display`.
+/// Use the macro once, in the plugin's `cdylib` crate.
+///
+/// The macro also places the bytes `name@version` (the plugin crate's
+/// `CARGO_PKG_NAME` and `CARGO_PKG_VERSION`) in a custom section named
+/// `wasmtrace-plugin`, from which the host reads the plugin's identity.
+///
+/// # Example
+///
+/// ```no_run
+/// fn handle(input: String) -> Result<String, std::num::ParseIntError> {
+///     let n: i64 = input.trim().parse()?;
+///     Ok((n * 2).to_string())
+/// }
+///
+/// wasmtrace_sdk::plugin!(handle);
+/// ```
+#[macro_export]
+macro_rules! plugin {
+    ($handler:expr $(,)?) => {
+        const _: () = {
+            struct __WasmtracePlugin;
+
+            impl $crate::wit::exports::wasmtrace::tracing::handler::Guest for __WasmtracePlugin {
+                fn handle(
+                    input: $crate::__private::String,
+                ) -> ::core::result::Result<$crate::__private::String, $crate::__private::String>
+                {
+                    $crate::IntoHandlerResult::into_handler_result(($handler)(input))
+                }
+            }
+
+    $crate::wit::export!(__WasmtracePlugin with_types_in $crate::wit);
+
+            const __WASMTRACE_PLUGIN_ID: &str = ::core::concat!(
+                ::core::env!("CARGO_PKG_NAME"),
+                "@",
+                ::core::env!("CARGO_PKG_VERSION")
+            );
+
+            #[cfg_attr(target_family = "wasm", unsafe(link_section = "wasmtrace-plugin"))]
+            #[used]
+            static __WASMTRACE_PLUGIN: [u8; __WASMTRACE_PLUGIN_ID.len()] =
+                $crate::__private::identity_bytes(__WASMTRACE_PLUGIN_ID);
+        };
+    };
+}
+
+/// Support for the macros; not public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use std::string::String;
+    pub use std::vec;
+    pub use std::vec::Vec;
+
+    /// Copies `s` into an array of exactly its length (for a `#[link_section]`
+    /// static, which must not hold a pointer).
+    #[must_use]
+    pub const fn identity_bytes<const N: usize>(s: &str) -> [u8; N] {
+        let bytes = s.as_bytes();
+        assert!(bytes.len() == N, "identity length mismatch");
+        let mut out = [0u8; N];
+        let mut i = 0;
+        while i < N {
+            out[i] = bytes[i];
+            i += 1;
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn identity_bytes_copies() {
+        const ID: &str = "quickstart@0.1.0";
+        static BYTES: [u8; ID.len()] = crate::__private::identity_bytes(ID);
+        assert_eq!(&BYTES, ID.as_bytes());
+    }
+}

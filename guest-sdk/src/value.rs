@@ -1,0 +1,305 @@
+//! Attribute values and key/value pairs.
+//!
+//! [`Value`] mirrors the WIT `value` variant (OpenTelemetry's attribute value
+//! model): strings, booleans, 64-bit signed integers, 64-bit floats, and
+//! homogeneous arrays of those. Most Rust primitives convert into it with
+//! [`From`], so you rarely name it: write attributes with [`attrs!`] or
+//! [`KeyValue::new`].
+//!
+//! ```
+//! use wasmtrace_sdk::{attrs, KeyValue, Value};
+//!
+//! let attributes = attrs! {
+//!     "http.request.method" => "GET",
+//!     "http.response.status_code" => 200,
+//!     "cache.hit" => false,
+//!     "duration.ms" => 1.5,
+//!     "tags" => vec!["a", "b"],
+//! };
+//! assert_eq!(attributes[1], KeyValue::new("http.response.status_code", 200_i64));
+//! assert_eq!(attributes[4].value, Value::StringArray(vec!["a".into(), "b".into()]));
+//! ```
+//!
+//! [`attrs!`]: crate::attrs
+
+use std::borrow::Cow;
+
+use crate::wit::wasmtrace::tracing::types as wit;
+
+/// An attribute value: one of OpenTelemetry's primitive types or a
+/// homogeneous array of them.
+///
+/// Integers are signed 64-bit, as in OpenTelemetry. `i8`..`i64`, `u8`..`u32`,
+/// `f32`, `f64`, `bool`, strings, and vectors, slices and arrays of those
+/// convert into a `Value` with [`From`]/[`Into`]. `u64` and `usize` do not,
+/// because they may not fit: convert them explicitly (for example with
+/// `i64::try_from(n).unwrap_or(i64::MAX)`).
+///
+/// # Example
+///
+/// ```
+/// use wasmtrace_sdk::Value;
+///
+/// assert_eq!(Value::from("hello"), Value::String("hello".to_owned()));
+/// assert_eq!(Value::from(42_u32), Value::I64(42));
+/// assert_eq!(Value::from(true), Value::Bool(true));
+/// assert_eq!(Value::from(0.5_f32), Value::F64(0.5));
+/// assert_eq!(Value::from([1, 2, 3]), Value::I64Array(vec![1, 2, 3]));
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// A UTF-8 string.
+    ///
+    /// ```
+    /// # use wasmtrace_sdk::Value;
+    /// let v: Value = "GET".into();
+    /// assert_eq!(v, Value::String("GET".into()));
+    /// ```
+    String(String),
+    /// A boolean.
+    ///
+    /// ```
+    /// # use wasmtrace_sdk::Value;
+    /// let v: Value = true.into();
+    /// assert_eq!(v, Value::Bool(true));
+    /// ```
+    Bool(bool),
+    /// A signed 64-bit integer.
+    ///
+    /// ```
+    /// # use wasmtrace_sdk::Value;
+    /// let v: Value = 7_i32.into();
+    /// assert_eq!(v, Value::I64(7));
+    /// ```
+    I64(i64),
+    /// A 64-bit float.
+    ///
+    /// ```
+    /// # use wasmtrace_sdk::Value;
+    /// let v: Value = 2.5.into();
+    /// assert_eq!(v, Value::F64(2.5));
+    /// ```
+    F64(f64),
+    /// An array of strings.
+    ///
+    /// ```
+    /// # use wasmtrace_sdk::Value;
+    /// let v: Value = vec!["a", "b"].into();
+    /// assert_eq!(v, Value::StringArray(vec!["a".into(), "b".into()]));
+    /// ```
+    StringArray(Vec<String>),
+    /// An array of booleans.
+    ///
+    /// ```
+    /// # use wasmtrace_sdk::Value;
+    /// let v: Value = [true, false].into();
+    /// assert_eq!(v, Value::BoolArray(vec![true, false]));
+    /// ```
+    BoolArray(Vec<bool>),
+    /// An array of signed 64-bit integers.
+    ///
+    /// ```
+    /// # use wasmtrace_sdk::Value;
+    /// let v: Value = vec![1_i64, 2].into();
+    /// assert_eq!(v, Value::I64Array(vec![1, 2]));
+    /// ```
+    I64Array(Vec<i64>),
+    /// An array of 64-bit floats.
+    ///
+    /// ```
+    /// # use wasmtrace_sdk::Value;
+    /// let v: Value = [0.25, 0.75].as_slice().into();
+    /// assert_eq!(v, Value::F64Array(vec![0.25, 0.75]));
+    /// ```
+    F64Array(Vec<f64>),
+}
+
+macro_rules! scalar_from {
+    ($($ty:ty => |$v:ident| $variant:ident($conv:expr)),* $(,)?) => {$(
+        impl From<$ty> for Value {
+            #[inline]
+            fn from($v: $ty) -> Self {
+                Value::$variant($conv)
+            }
+        }
+    )*};
+}
+
+scalar_from! {
+    String => |v| String(v),
+    &str => |v| String(v.to_owned()),
+    &String => |v| String(v.clone()),
+    Cow<'_, str> => |v| String(v.into_owned()),
+    bool => |v| Bool(v),
+    i64 => |v| I64(v),
+    i32 => |v| I64(v.into()),
+    i16 => |v| I64(v.into()),
+    i8 => |v| I64(v.into()),
+    u32 => |v| I64(v.into()),
+    u16 => |v| I64(v.into()),
+    u8 => |v| I64(v.into()),
+    f64 => |v| F64(v),
+    f32 => |v| F64(v.into()),
+}
+
+macro_rules! array_from {
+    ($($elem:ty => |$v:ident| $variant:ident($conv:expr)),* $(,)?) => {$(
+        impl From<Vec<$elem>> for Value {
+            #[inline]
+            fn from(values: Vec<$elem>) -> Self {
+                Value::$variant(values.into_iter().map(|$v| $conv).collect())
+            }
+        }
+
+        impl From<&[$elem]> for Value {
+            #[inline]
+            fn from(values: &[$elem]) -> Self {
+                Value::$variant(values.iter().map(|$v| { let $v = $v.clone(); $conv }).collect())
+            }
+        }
+
+        impl<const N: usize> From<[$elem; N]> for Value {
+            #[inline]
+            fn from(values: [$elem; N]) -> Self {
+                Value::$variant(values.into_iter().map(|$v| $conv).collect())
+            }
+        }
+    )*};
+}
+
+array_from! {
+    String => |v| StringArray(v),
+    &str => |v| StringArray(v.to_owned()),
+    bool => |v| BoolArray(v),
+    i64 => |v| I64Array(v),
+    i32 => |v| I64Array(v.into()),
+    u32 => |v| I64Array(v.into()),
+    f64 => |v| F64Array(v),
+}
+
+impl From<Value> for wit::Value {
+    #[inline]
+    fn from(value: Value) -> Self {
+        match value {
+            Value::String(v) => wit::Value::String(v),
+            Value::Bool(v) => wit::Value::Bool(v),
+            Value::I64(v) => wit::Value::S64(v),
+            Value::F64(v) => wit::Value::F64(v),
+            Value::StringArray(v) => wit::Value::StringArray(v),
+            Value::BoolArray(v) => wit::Value::BoolArray(v),
+            Value::I64Array(v) => wit::Value::S64Array(v),
+            Value::F64Array(v) => wit::Value::F64Array(v),
+        }
+    }
+}
+
+/// One attribute: a key and a typed [`Value`].
+///
+/// Keys must be non-empty. Keys starting with `wasmtrace.` or `service.` are
+/// reserved for the host, which drops them when a plugin sets them. The
+/// [`attrs!`](crate::attrs) macro builds a `Vec<KeyValue>` concisely.
+///
+/// # Example
+///
+/// ```
+/// use wasmtrace_sdk::{KeyValue, Value};
+///
+/// let kv = KeyValue::new("retry.count", 3);
+/// assert_eq!(kv.key, "retry.count");
+/// assert_eq!(kv.value, Value::I64(3));
+///
+/// // Tuples convert too.
+/// let kv: KeyValue = ("cache.hit", true).into();
+/// assert_eq!(kv.value, Value::Bool(true));
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyValue {
+    /// The attribute's key, e.g. `http.request.method`.
+    ///
+    /// ```
+    /// # use wasmtrace_sdk::KeyValue;
+    /// assert_eq!(KeyValue::new("k", 1).key, "k");
+    /// ```
+    pub key: String,
+    /// The attribute's value.
+    ///
+    /// ```
+    /// # use wasmtrace_sdk::{KeyValue, Value};
+    /// assert_eq!(KeyValue::new("k", "v").value, Value::String("v".into()));
+    /// ```
+    pub value: Value,
+}
+
+impl KeyValue {
+    /// Creates an attribute from anything that converts into a key and a
+    /// [`Value`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use wasmtrace_sdk::{KeyValue, Value};
+    ///
+    /// let kv = KeyValue::new("ratio", 0.75);
+    /// assert_eq!(kv.value, Value::F64(0.75));
+    /// ```
+    #[inline]
+    pub fn new(key: impl Into<String>, value: impl Into<Value>) -> Self {
+        Self {
+            key: key.into(),
+            value: value.into(),
+        }
+    }
+}
+
+impl<K: Into<String>, V: Into<Value>> From<(K, V)> for KeyValue {
+    #[inline]
+    fn from((key, value): (K, V)) -> Self {
+        Self::new(key, value)
+    }
+}
+
+impl From<KeyValue> for wit::KeyValue {
+    #[inline]
+    fn from(kv: KeyValue) -> Self {
+        wit::KeyValue {
+            key: kv.key,
+            value: kv.value.into(),
+        }
+    }
+}
+
+/// Converts attributes into their WIT form (a move, no copies of strings).
+#[inline]
+pub(crate) fn to_wit(attributes: impl IntoIterator<Item = KeyValue>) -> Vec<wit::KeyValue> {
+    attributes.into_iter().map(Into::into).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conversions() {
+        assert_eq!(Value::from(String::from("x")), Value::String("x".into()));
+        assert_eq!(Value::from(&String::from("x")), Value::String("x".into()));
+        assert_eq!(Value::from(Cow::Borrowed("x")), Value::String("x".into()));
+        assert_eq!(Value::from(-3_i8), Value::I64(-3));
+        assert_eq!(Value::from(u32::MAX), Value::I64(u32::MAX.into()));
+        assert_eq!(
+            Value::from(&["a", "b"][..]),
+            Value::StringArray(vec!["a".into(), "b".into()])
+        );
+        assert_eq!(Value::from(vec![1_u32]), Value::I64Array(vec![1]));
+        assert_eq!(Value::from([1.0, 2.0]), Value::F64Array(vec![1.0, 2.0]));
+    }
+
+    #[test]
+    fn to_wit_preserves_order_and_types() {
+        let wit = to_wit(crate::attrs! { "a" => 1, "b" => "x", "c" => [true] });
+        assert_eq!(wit.len(), 3);
+        assert_eq!(wit[0].key, "a");
+        assert!(matches!(wit[0].value, wit::Value::S64(1)));
+        assert!(matches!(&wit[1].value, wit::Value::String(s) if s == "x"));
+        assert!(matches!(&wit[2].value, wit::Value::BoolArray(v) if v == &[true]));
+    }
+}

@@ -1,0 +1,144 @@
+//! `wasmtrace`: run a traced WebAssembly plugin from the command line.
+
+use anyhow::bail;
+use clap::{Parser, Subcommand};
+use opentelemetry::trace::TraceContextExt;
+use opentelemetry::Context;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+use wasmtrace::telemetry::Telemetry;
+use wasmtrace::{InvocationError, Runtime, RuntimeConfig};
+
+/// How long shutdown may take to deliver what is still queued.
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Parser)]
+#[command(name = "wasmtrace", version, about = "Run sandboxed WebAssembly plugins and trace them with OpenTelemetry")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Load a component, call its handler (or `wasi:cli/run`) inside an
+    /// invocation span, print the result and export the trace.
+    ///
+    /// Export follows the standard OTEL_* variables; with no OTLP endpoint
+    /// set, each finished trace is printed as a tree on stderr.
+    Run(RunArgs),
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// The plugin: a WebAssembly component (`.wasm`).
+    plugin: PathBuf,
+    /// Input passed to the plugin's handler.
+    #[arg(long, default_value = "")]
+    input: String,
+    /// Continue an existing trace: a W3C `traceparent` header value.
+    #[arg(long)]
+    traceparent: Option<String>,
+    /// With --traceparent: the W3C `tracestate` header value.
+    #[arg(long, requires = "traceparent")]
+    tracestate: Option<String>,
+    /// Also write every span to FILE as OTLP/JSON.
+    #[arg(long, value_name = "FILE")]
+    export_json: Option<PathBuf>,
+    /// Fuel for the invocation (roughly, wasm instructions).
+    #[arg(long)]
+    fuel: Option<u64>,
+    /// Wall-clock deadline for the invocation, in milliseconds.
+    #[arg(long, value_name = "MS")]
+    timeout_ms: Option<u64>,
+    /// Maximum linear memory of the plugin, in bytes.
+    #[arg(long, value_name = "BYTES")]
+    max_memory: Option<usize>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run(args) => match run(args) {
+            Ok(code) => code,
+            Err(err) => {
+                eprintln!("error: {err:#}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let mut telemetry = Telemetry::builder("wasmtrace", env!("CARGO_PKG_VERSION"));
+    if let Some(path) = &args.export_json {
+        telemetry = telemetry.with_json_file(path);
+    }
+    let telemetry = telemetry.build()?;
+    let result = invoke(&args, &telemetry);
+    // Flush before reporting, so that the error is the last thing printed
+    // and nothing recorded is lost on the error path.
+    let flushed = telemetry.shutdown(FLUSH_TIMEOUT);
+    let code = match result {
+        Ok(output) => {
+            println!("{output}");
+            ExitCode::SUCCESS
+        }
+        Err(RunError::Invocation(InvocationError::Exit(code))) => {
+            eprintln!("error: plugin exited with status {code}");
+            ExitCode::from(u8::try_from(code).unwrap_or(1).max(1))
+        }
+        Err(RunError::Invocation(err)) => {
+            eprintln!("error: {err}");
+            ExitCode::FAILURE
+        }
+        Err(RunError::Setup(err)) => return Err(err),
+    };
+    if let Err(err) = flushed {
+        eprintln!("warning: {err:#}");
+    }
+    Ok(code)
+}
+
+enum RunError {
+    Setup(anyhow::Error),
+    Invocation(InvocationError),
+}
+
+impl From<anyhow::Error> for RunError {
+    fn from(err: anyhow::Error) -> Self {
+        Self::Setup(err)
+    }
+}
+
+fn invoke(args: &RunArgs, telemetry: &Telemetry) -> Result<String, RunError> {
+    let config = RuntimeConfig {
+        fuel: args.fuel,
+        deadline: args.timeout_ms.map(Duration::from_millis),
+        max_memory: args.max_memory,
+        inherit_stdio: true,
+    };
+    let parent = parent_context(args)?;
+    let runtime = Runtime::new(telemetry.provider(), config)?;
+    let plugin = runtime.load_file(&args.plugin)?;
+    runtime
+        .invoke(&plugin, &args.input, &parent)
+        .map_err(RunError::Invocation)
+}
+
+/// The invocation's parent: the trace given with --traceparent, else none.
+fn parent_context(args: &RunArgs) -> anyhow::Result<Context> {
+    let Some(traceparent) = &args.traceparent else {
+        return Ok(Context::new());
+    };
+    let mut carrier = vec![("traceparent".to_owned(), traceparent.clone())];
+    if let Some(ts) = &args.tracestate {
+        carrier.push(("tracestate".to_owned(), ts.clone()));
+    }
+    let cx = wasmtrace::Propagators::parse("tracecontext").extract(&carrier);
+    if !cx.span().span_context().is_valid() {
+        bail!("--traceparent {traceparent:?} is not a valid W3C traceparent (expected 00-<32 hex>-<16 hex>-<2 hex>)");
+    }
+    Ok(cx)
+}

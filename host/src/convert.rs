@@ -1,0 +1,183 @@
+//! Conversions between the WIT types and OpenTelemetry's, in one place.
+
+use crate::bindings::types as wit;
+use opentelemetry::trace::{
+    Link, SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState,
+};
+use opentelemetry::{Array, KeyValue, StringValue, Value};
+use std::str::FromStr;
+
+/// Attribute key prefixes only the host may set (plugin identity, resource).
+pub(crate) const RESERVED_PREFIXES: [&str; 2] = ["wasmtrace.", "service."];
+
+/// Whether a guest may set this attribute key.
+pub(crate) fn is_guest_key_allowed(key: &str) -> bool {
+    !key.is_empty() && !RESERVED_PREFIXES.iter().any(|p| key.starts_with(p))
+}
+
+impl From<wit::Value> for Value {
+    fn from(value: wit::Value) -> Self {
+        fn strings(v: Vec<String>) -> Vec<StringValue> {
+            v.into_iter().map(StringValue::from).collect()
+        }
+        match value {
+            wit::Value::String(s) => Value::String(s.into()),
+            wit::Value::Bool(b) => Value::Bool(b),
+            wit::Value::S64(i) => Value::I64(i),
+            wit::Value::F64(f) => Value::F64(f),
+            wit::Value::StringArray(v) => Value::Array(Array::String(strings(v))),
+            wit::Value::BoolArray(v) => Value::Array(Array::Bool(v)),
+            wit::Value::S64Array(v) => Value::Array(Array::I64(v)),
+            wit::Value::F64Array(v) => Value::Array(Array::F64(v)),
+        }
+    }
+}
+
+/// Converts guest attributes, dropping reserved or empty keys. Returns the
+/// attributes and how many were dropped.
+pub(crate) fn guest_attributes(attrs: Vec<wit::KeyValue>) -> (Vec<KeyValue>, u32) {
+    let total = attrs.len();
+    let kept: Vec<KeyValue> = attrs
+        .into_iter()
+        .filter(|kv| is_guest_key_allowed(&kv.key))
+        .map(|kv| KeyValue::new(kv.key, Value::from(kv.value)))
+        .collect();
+    let dropped = (total - kept.len()) as u32;
+    (kept, dropped)
+}
+
+impl From<wit::SpanKind> for SpanKind {
+    fn from(kind: wit::SpanKind) -> Self {
+        match kind {
+            wit::SpanKind::Internal => SpanKind::Internal,
+            wit::SpanKind::Server => SpanKind::Server,
+            wit::SpanKind::Client => SpanKind::Client,
+            wit::SpanKind::Producer => SpanKind::Producer,
+            wit::SpanKind::Consumer => SpanKind::Consumer,
+        }
+    }
+}
+
+impl From<wit::Status> for Status {
+    fn from(status: wit::Status) -> Self {
+        match status {
+            wit::Status::Unset => Status::Unset,
+            wit::Status::Ok => Status::Ok,
+            wit::Status::Error(message) => Status::error(message),
+        }
+    }
+}
+
+impl From<&SpanContext> for wit::SpanContext {
+    fn from(sc: &SpanContext) -> Self {
+        wit::SpanContext {
+            trace_id: sc.trace_id().to_string(),
+            span_id: sc.span_id().to_string(),
+            trace_flags: sc.trace_flags().to_u8(),
+            trace_state: sc.trace_state().header(),
+            is_remote: sc.is_remote(),
+        }
+    }
+}
+
+/// Parses a guest-supplied span context. `None` when an id is not valid hex
+/// of the right length or is all zeros.
+pub(crate) fn span_context_from_guest(sc: &wit::SpanContext) -> Option<SpanContext> {
+    if sc.trace_id.len() != 32 || sc.span_id.len() != 16 {
+        return None;
+    }
+    let trace_id = TraceId::from_hex(&sc.trace_id).ok()?;
+    let span_id = SpanId::from_hex(&sc.span_id).ok()?;
+    let trace_state = TraceState::from_str(&sc.trace_state).unwrap_or_default();
+    let ctx = SpanContext::new(
+        trace_id,
+        span_id,
+        TraceFlags::new(sc.trace_flags),
+        sc.is_remote,
+        trace_state,
+    );
+    ctx.is_valid().then_some(ctx)
+}
+
+/// Converts guest links; invalid ones are dropped and counted.
+pub(crate) fn guest_links(links: Vec<wit::Link>) -> (Vec<Link>, u32) {
+    let mut dropped = 0;
+    let mut kept = Vec::with_capacity(links.len());
+    for link in links {
+        match span_context_from_guest(&link.span_context) {
+            Some(sc) => {
+                let (attributes, _) = guest_attributes(link.attributes);
+                kept.push(Link::new(sc, attributes, 0));
+            }
+            None => dropped += 1,
+        }
+    }
+    (kept, dropped)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reserved_keys_are_dropped() {
+        let attrs = vec![
+            wit::KeyValue {
+                key: "service.name".into(),
+                value: wit::Value::String("evil".into()),
+            },
+            wit::KeyValue {
+                key: "wasmtrace.plugin.name".into(),
+                value: wit::Value::String("evil".into()),
+            },
+            wit::KeyValue {
+                key: "".into(),
+                value: wit::Value::Bool(true),
+            },
+            wit::KeyValue {
+                key: "items".into(),
+                value: wit::Value::S64Array(vec![1, 2]),
+            },
+        ];
+        let (kept, dropped) = guest_attributes(attrs);
+        assert_eq!(dropped, 3);
+        assert_eq!(kept, vec![KeyValue::new("items", Value::Array(vec![1i64, 2].into()))]);
+    }
+
+    #[test]
+    fn invalid_guest_span_contexts_are_rejected() {
+        let good = wit::SpanContext {
+            trace_id: "4bf92f3577b34da6a3ce929d0e0e4736".into(),
+            span_id: "00f067aa0ba902b7".into(),
+            trace_flags: 1,
+            trace_state: "congo=t61rcWkgMzE".into(),
+            is_remote: true,
+        };
+        let parsed = span_context_from_guest(&good).expect("valid");
+        let back = wit::SpanContext::from(&parsed);
+        assert_eq!(
+            (back.trace_id, back.span_id, back.trace_flags, back.trace_state, back.is_remote),
+            (
+                good.trace_id.clone(),
+                good.span_id.clone(),
+                good.trace_flags,
+                good.trace_state.clone(),
+                good.is_remote
+            )
+        );
+
+        for (trace_id, span_id) in [
+            ("00000000000000000000000000000000", "00f067aa0ba902b7"),
+            ("4bf92f3577b34da6a3ce929d0e0e4736", "0000000000000000"),
+            ("4bf92f3577b34da6a3ce929d0e0e47", "00f067aa0ba902b7"),
+            ("4bf92f3577b34da6a3ce929d0e0e473z", "00f067aa0ba902b7"),
+        ] {
+            let bad = wit::SpanContext {
+                trace_id: trace_id.into(),
+                span_id: span_id.into(),
+                ..good.clone()
+            };
+            assert!(span_context_from_guest(&bad).is_none(), "{trace_id}/{span_id}");
+        }
+    }
+}

@@ -1,0 +1,182 @@
+//! Where guest spans become OpenTelemetry spans: the host side of the
+//! `tracing` interface.
+//!
+//! Every call is total: a guest can end twice, use an ended span or end a
+//! parent before its children without trapping (DESIGN.md §7).
+
+use crate::bindings::tracing::{Host, HostSpan, Parent, StartOptions};
+use crate::bindings::types::{KeyValue as WitKeyValue, SpanContext as WitSpanContext, Status};
+use crate::convert::{guest_attributes, guest_links};
+use crate::ctx::{Active, ActiveKey, OpenSpan, WasmtraceCtx};
+use opentelemetry::trace::{SpanBuilder, TraceContextExt, Tracer};
+use opentelemetry::{Context, KeyValue};
+use wasmtime::component::Resource;
+
+/// The host representation of a guest `span` handle. Its `rep` indexes the
+/// store's open spans; the data lives in [`WasmtraceCtx`].
+#[derive(Debug)]
+pub struct GuestSpan;
+
+impl WasmtraceCtx {
+    fn span(&self, handle: &Resource<GuestSpan>) -> Option<&OpenSpan> {
+        self.spans.get(handle.rep() as usize)
+    }
+
+    /// The span of `handle` if it is still open.
+    fn open_span(&self, handle: &Resource<GuestSpan>) -> Option<&OpenSpan> {
+        self.span(handle).filter(|s| !s.ended)
+    }
+
+    fn end_span(&mut self, rep: u32) {
+        let Some(span) = self.spans.get_mut(rep as usize) else {
+            return;
+        };
+        if span.ended {
+            return;
+        }
+        span.ended = true;
+        span.cx.span().end();
+        self.deactivate(ActiveKey::Span(rep));
+    }
+
+    /// The current span's context, if it is one of this guest's open spans
+    /// (the invocation span belongs to the host and is not the guest's to
+    /// edit).
+    fn current_guest_span(&self) -> Option<&Context> {
+        let active = self.active.last()?;
+        let is_guest = match active.key {
+            ActiveKey::Span(rep) => self.spans.get(rep as usize).is_some_and(|s| !s.ended),
+            // An attached context may carry one of our spans (from
+            // `context.current`); match it by id, a rare path.
+            ActiveKey::Guard(_) => {
+                let id = active.cx.span().span_context().span_id();
+                self.spans
+                    .iter()
+                    .any(|(_, s)| !s.ended && s.cx.span().span_context().span_id() == id)
+            }
+        };
+        is_guest.then_some(&active.cx)
+    }
+
+    pub(crate) fn start_span(&mut self, name: String, options: StartOptions) -> u32 {
+        let parent = match &options.parent {
+            Parent::Current => self.current_context().clone(),
+            Parent::Explicit(handle) => self
+                .contexts
+                .get(handle.rep() as usize)
+                .cloned()
+                .unwrap_or_default(),
+        };
+        let (mut attributes, _) = guest_attributes(options.attributes);
+        attributes.extend(self.identity_attributes.iter().cloned());
+        let (links, _) = guest_links(options.links);
+        let builder = SpanBuilder::from_name(name)
+            .with_kind(options.kind.into())
+            .with_attributes(attributes)
+            .with_links(links);
+        let span = self.tracer.build_with_context(builder, &parent);
+        let cx = parent.with_span(span);
+        let sequence = self.next_sequence();
+        let rep = self.spans.insert(OpenSpan {
+            cx: cx.clone(),
+            ended: false,
+            sequence,
+        }) as u32;
+        if options.activate {
+            self.active.push(Active {
+                key: ActiveKey::Span(rep),
+                cx,
+            });
+        }
+        rep
+    }
+}
+
+fn otel_attributes(attributes: Vec<WitKeyValue>) -> Vec<KeyValue> {
+    guest_attributes(attributes).0
+}
+
+impl HostSpan for WasmtraceCtx {
+    fn start(&mut self, name: String, options: StartOptions) -> Resource<GuestSpan> {
+        Resource::new_own(self.start_span(name, options))
+    }
+
+    fn set_attributes(&mut self, span: Resource<GuestSpan>, attributes: Vec<WitKeyValue>) {
+        if let Some(s) = self.open_span(&span) {
+            s.cx.span().set_attributes(otel_attributes(attributes));
+        }
+    }
+
+    fn add_event(&mut self, span: Resource<GuestSpan>, name: String, attributes: Vec<WitKeyValue>) {
+        if let Some(s) = self.open_span(&span) {
+            s.cx.span().add_event(name, otel_attributes(attributes));
+        }
+    }
+
+    fn set_status(&mut self, span: Resource<GuestSpan>, status: Status) {
+        if let Some(s) = self.open_span(&span) {
+            s.cx.span().set_status(status.into());
+        }
+    }
+
+    fn record_exception(
+        &mut self,
+        span: Resource<GuestSpan>,
+        type_: String,
+        message: String,
+        stacktrace: Option<String>,
+    ) {
+        if let Some(s) = self.open_span(&span) {
+            let mut attrs = vec![
+                KeyValue::new("exception.type", type_),
+                KeyValue::new("exception.message", message),
+            ];
+            if let Some(st) = stacktrace {
+                attrs.push(KeyValue::new("exception.stacktrace", st));
+            }
+            s.cx.span().add_event("exception", attrs);
+        }
+    }
+
+    fn span_context(&mut self, span: Resource<GuestSpan>) -> WitSpanContext {
+        match self.span(&span) {
+            Some(s) => s.cx.span().span_context().into(),
+            None => (&opentelemetry::trace::SpanContext::empty_context()).into(),
+        }
+    }
+
+    fn is_recording(&mut self, span: Resource<GuestSpan>) -> bool {
+        self.open_span(&span).is_some_and(|s| s.cx.span().is_recording())
+    }
+
+    fn end(&mut self, span: Resource<GuestSpan>) {
+        self.end_span(span.rep());
+    }
+
+    fn drop(&mut self, span: Resource<GuestSpan>) -> wasmtime::Result<()> {
+        let rep = span.rep();
+        self.end_span(rep);
+        if self.spans.contains(rep as usize) {
+            self.spans.remove(rep as usize);
+        }
+        Ok(())
+    }
+}
+
+impl Host for WasmtraceCtx {
+    fn add_attributes(&mut self, attributes: Vec<WitKeyValue>) {
+        if let Some(cx) = self.current_guest_span() {
+            cx.span().set_attributes(otel_attributes(attributes));
+        }
+    }
+
+    fn record_event(&mut self, name: String, attributes: Vec<WitKeyValue>) {
+        if let Some(cx) = self.current_guest_span() {
+            cx.span().add_event(name, otel_attributes(attributes));
+        }
+    }
+
+    fn current_span_context(&mut self) -> WitSpanContext {
+        self.current_context().span().span_context().into()
+    }
+}

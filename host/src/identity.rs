@@ -1,0 +1,119 @@
+//! Which plugin made a span: name and version (the instrumentation scope),
+//! the component's content hash and the instance id (span attributes).
+
+use opentelemetry::trace::TracerProvider;
+use opentelemetry::{InstrumentationScope, KeyValue};
+use opentelemetry_sdk::trace::{IdGenerator, RandomIdGenerator, SdkTracer, SdkTracerProvider};
+use sha2::{Digest, Sha256};
+
+/// Name of the custom section in which the guest SDK records `name@version`.
+pub const PLUGIN_SECTION: &str = "wasmtrace-plugin";
+
+/// Attribute: the sha256 of the component's bytes, lowercase hex.
+pub const ATTR_COMPONENT_SHA256: &str = "wasmtrace.component.sha256";
+/// Attribute: a random id of the plugin instance that made the span.
+pub const ATTR_INSTANCE_ID: &str = "wasmtrace.instance.id";
+
+/// The identity of a loaded plugin.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PluginIdentity {
+    /// The plugin's name (instrumentation scope name).
+    pub name: String,
+    /// The plugin's version (instrumentation scope version), when known.
+    pub version: Option<String>,
+    /// The sha256 of the component's bytes, lowercase hex.
+    pub sha256: String,
+}
+
+impl PluginIdentity {
+    /// Identifies a component from its bytes: name and version from the
+    /// `wasmtrace-plugin` custom section that the guest SDK writes, or
+    /// `fallback_name` (typically the file stem) without a version.
+    pub fn from_component_bytes(bytes: &[u8], fallback_name: &str) -> Self {
+        let (name, version) = match read_plugin_section(bytes) {
+            Some((name, version)) => (name, Some(version)),
+            None => (fallback_name.to_owned(), None),
+        };
+        Self {
+            name,
+            version,
+            sha256: hex::encode(Sha256::digest(bytes)),
+        }
+    }
+
+    /// The tracer whose scope names this plugin.
+    pub fn tracer(&self, provider: &SdkTracerProvider) -> SdkTracer {
+        let mut scope = InstrumentationScope::builder(self.name.clone())
+            .with_attributes([KeyValue::new(ATTR_COMPONENT_SHA256, self.sha256.clone())]);
+        if let Some(v) = &self.version {
+            scope = scope.with_version(v.clone());
+        }
+        provider.tracer_with_scope(scope.build())
+    }
+
+    /// The attributes every span of one instance of this plugin carries.
+    pub fn span_attributes(&self, instance_id: &str) -> Vec<KeyValue> {
+        vec![
+            KeyValue::new(ATTR_COMPONENT_SHA256, self.sha256.clone()),
+            KeyValue::new(ATTR_INSTANCE_ID, instance_id.to_owned()),
+        ]
+    }
+}
+
+/// A fresh random instance id (16 lowercase hex digits).
+pub(crate) fn new_instance_id() -> String {
+    RandomIdGenerator::default().new_span_id().to_string()
+}
+
+/// Finds the `wasmtrace-plugin` section in a component or any module nested
+/// in it, and splits its `name@version` payload.
+fn read_plugin_section(bytes: &[u8]) -> Option<(String, String)> {
+    use wasmparser::{Parser, Payload};
+    let mut stack = vec![Parser::new(0).parse_all(bytes)];
+    while let Some(iter) = stack.last_mut() {
+        let Some(payload) = iter.next() else {
+            stack.pop();
+            continue;
+        };
+        match payload.ok()? {
+            Payload::CustomSection(section) if section.name() == PLUGIN_SECTION => {
+                let text = std::str::from_utf8(section.data()).ok()?;
+                let (name, version) = text.split_once('@')?;
+                if name.is_empty() || version.is_empty() {
+                    return None;
+                }
+                return Some((name.to_owned(), version.to_owned()));
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn falls_back_to_the_file_name_without_the_section() {
+        let module = b"\0asm\x01\0\0\0";
+        let id = PluginIdentity::from_component_bytes(module, "thing");
+        assert_eq!(id.name, "thing");
+        assert_eq!(id.version, None);
+        assert_eq!(id.sha256, hex::encode(Sha256::digest(module)));
+    }
+
+    #[test]
+    fn reads_name_and_version_from_the_custom_section() {
+        let mut module = b"\0asm\x01\0\0\0".to_vec();
+        let name = PLUGIN_SECTION.as_bytes();
+        let payload = b"demo@1.2.3";
+        module.push(0); // custom section id
+        module.push((1 + name.len() + payload.len()) as u8);
+        module.push(name.len() as u8);
+        module.extend_from_slice(name);
+        module.extend_from_slice(payload);
+        let id = PluginIdentity::from_component_bytes(&module, "fallback");
+        assert_eq!((id.name.as_str(), id.version.as_deref()), ("demo", Some("1.2.3")));
+    }
+}

@@ -1,0 +1,400 @@
+//! Loading plugins and invoking them inside an invocation span: what the CLI
+//! runs, and the easy path for embedders.
+
+use crate::ctx::{GuestFailure, WasmtraceCtx, WasmtraceView};
+use crate::identity::PluginIdentity;
+use crate::propagation::Propagators;
+use anyhow::{bail, Context as _};
+use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer, TracerProvider};
+use opentelemetry::{Context, InstrumentationScope, KeyValue};
+use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use wasmtime::component::{Component, InstancePre, Linker, ResourceTable};
+use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder, Trap, WasmBacktrace};
+use wasmtime_wasi::p2::bindings::sync::CommandPre;
+use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+/// How often the epoch ticks when a deadline is set.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Resource limits and I/O for each invocation.
+#[derive(Clone, Debug, Default)]
+pub struct RuntimeConfig {
+    /// Fuel per invocation (roughly, wasm instructions); `None` is unlimited.
+    pub fuel: Option<u64>,
+    /// Wall-clock deadline per invocation, enforced by epoch interruption.
+    pub deadline: Option<Duration>,
+    /// Maximum linear memory per instance, in bytes.
+    pub max_memory: Option<usize>,
+    /// Let the guest write to this process's stdout and stderr.
+    pub inherit_stdio: bool,
+}
+
+/// A wasmtime engine and linker set up for traced plugins: WASI (nothing
+/// pre-opened, no network) plus the `wasmtrace:tracing` imports.
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<PluginState>,
+    provider: SdkTracerProvider,
+    host_tracer: SdkTracer,
+    propagators: Arc<Propagators>,
+    config: RuntimeConfig,
+    ticker: Option<Arc<AtomicBool>>,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        if let Some(stop) = &self.ticker {
+            stop.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+/// The store data of a plugin instance.
+pub struct PluginState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    tracing: WasmtraceCtx,
+    limits: StoreLimits,
+}
+
+impl std::fmt::Debug for PluginState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PluginState").field("tracing", &self.tracing).finish_non_exhaustive()
+    }
+}
+
+impl WasiView for PluginState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl WasmtraceView for PluginState {
+    fn wasmtrace(&mut self) -> &mut WasmtraceCtx {
+        &mut self.tracing
+    }
+}
+
+/// What a plugin exports.
+enum Entry {
+    /// `wasmtrace:tracing/handler`: called with the input.
+    Handler(crate::bindings::PluginPre<PluginState>),
+    /// `wasi:cli/run`: a plain WASI command.
+    Command(CommandPre<PluginState>),
+}
+
+/// A compiled plugin, ready to be instantiated for each invocation.
+pub struct Plugin {
+    identity: PluginIdentity,
+    tracer: SdkTracer,
+    entry: Entry,
+}
+
+impl std::fmt::Debug for Plugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plugin").field("identity", &self.identity).finish_non_exhaustive()
+    }
+}
+
+/// How an invocation ended when it did not succeed.
+#[derive(Debug)]
+pub enum InvocationError {
+    /// The handler returned an error.
+    Failed(String),
+    /// A WASI command exited with a non-zero status.
+    Exit(i32),
+    /// The guest trapped, ran out of fuel, passed its deadline or hit its
+    /// memory limit. Its open spans were ended with this failure.
+    Crashed(GuestFailure),
+}
+
+impl std::fmt::Display for InvocationError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Failed(msg) => write!(f, "plugin returned an error: {msg}"),
+            Self::Exit(code) => write!(f, "plugin exited with status {code}"),
+            Self::Crashed(failure) => write!(f, "plugin crashed ({}): {}", failure.kind, failure.message),
+        }
+    }
+}
+
+impl std::error::Error for InvocationError {}
+
+impl Runtime {
+    /// Creates a runtime recording with `provider`.
+    pub fn new(provider: &SdkTracerProvider, config: RuntimeConfig) -> anyhow::Result<Self> {
+        let mut wasm = wasmtime::Config::new();
+        wasm.wasm_component_model(true);
+        // The tracing imports are synchronous; without async machinery a
+        // component host call costs about half as much.
+        wasm.concurrency_support(false);
+        wasm.consume_fuel(config.fuel.is_some());
+        wasm.epoch_interruption(config.deadline.is_some());
+        let engine = Engine::new(&wasm).map_err(anyhow::Error::from).context("configuring wasmtime")?;
+
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(anyhow::Error::from).context("linking WASI")?;
+        crate::add_to_linker(&mut linker).context("linking wasmtrace:tracing")?;
+
+        let ticker = config.deadline.map(|_| {
+            let stop = Arc::new(AtomicBool::new(false));
+            let (engine, stop2) = (engine.clone(), stop.clone());
+            std::thread::Builder::new()
+                .name("wasmtrace-epoch".into())
+                .spawn(move || {
+                    while !stop2.load(Ordering::Relaxed) {
+                        std::thread::sleep(EPOCH_TICK);
+                        engine.increment_epoch();
+                    }
+                })
+                .map(|_| stop)
+        });
+        let ticker = ticker.transpose().context("starting the deadline timer")?;
+
+        let host_tracer = provider.tracer_with_scope(
+            InstrumentationScope::builder("wasmtrace")
+                .with_version(env!("CARGO_PKG_VERSION"))
+                .build(),
+        );
+        Ok(Self {
+            engine,
+            linker,
+            provider: provider.clone(),
+            host_tracer,
+            propagators: Arc::new(Propagators::from_env()),
+            config,
+            ticker,
+        })
+    }
+
+    /// The engine plugins are compiled with.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The propagators used for carriers (`OTEL_PROPAGATORS`).
+    pub fn propagators(&self) -> &Propagators {
+        &self.propagators
+    }
+
+    /// Loads and compiles a plugin from a file.
+    pub fn load_file(&self, path: &Path) -> anyhow::Result<Plugin> {
+        let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let name = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("plugin");
+        self.load(&bytes, name)
+            .with_context(|| format!("cannot load {}", path.display()))
+    }
+
+    /// Loads and compiles a plugin from its bytes; `fallback_name` names it
+    /// when the component carries no `wasmtrace-plugin` section.
+    pub fn load(&self, bytes: &[u8], fallback_name: &str) -> anyhow::Result<Plugin> {
+        if wasmparser::Parser::is_core_wasm(bytes) {
+            bail!("this is a core WebAssembly module, not a component (build it for wasm32-wasip2, or wrap it with `wasm-tools component new`)");
+        }
+        if !wasmparser::Parser::is_component(bytes) {
+            bail!("not a WebAssembly component (bad magic number)");
+        }
+        let component = Component::new(&self.engine, bytes).map_err(anyhow::Error::from).context("invalid component")?;
+        let identity = PluginIdentity::from_component_bytes(bytes, fallback_name);
+        let pre: InstancePre<PluginState> = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(anyhow::Error::from)
+            .context("the plugin imports something wasmtrace does not provide")?;
+        let exports: Vec<String> = component
+            .component_type()
+            .exports(&self.engine)
+            .map(|(name, _)| name.to_owned())
+            .collect();
+        let entry = if exports.iter().any(|e| e.starts_with("wasmtrace:tracing/handler@")) {
+            Entry::Handler(crate::bindings::PluginPre::new(pre)?)
+        } else if exports.iter().any(|e| e.starts_with("wasi:cli/run@")) {
+            Entry::Command(CommandPre::new(pre)?)
+        } else {
+            bail!(
+                "the component exports neither wasmtrace:tracing/handler nor wasi:cli/run (it exports: {})",
+                if exports.is_empty() { "nothing".to_owned() } else { exports.join(", ") }
+            );
+        };
+        Ok(Plugin {
+            tracer: identity.tracer(&self.provider),
+            identity,
+            entry,
+        })
+    }
+
+    fn new_store(&self, plugin: &Plugin) -> Store<PluginState> {
+        let mut wasi = WasiCtxBuilder::new();
+        // Sandbox: no pre-opened directories, no sockets, no name lookups.
+        wasi.allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false);
+        wasi.args(&[plugin.identity.name.as_str()]);
+        if self.config.inherit_stdio {
+            wasi.inherit_stdout().inherit_stderr();
+        }
+        // A failed memory.grow becomes a trap we can name, instead of a -1
+        // the guest may turn into an unrelated panic.
+        let mut limits = StoreLimitsBuilder::new().trap_on_grow_failure(true);
+        if let Some(max) = self.config.max_memory {
+            limits = limits.memory_size(max);
+        }
+        let tracing = WasmtraceCtx::from_tracer(
+            plugin.tracer.clone(),
+            &plugin.identity,
+            self.propagators.clone(),
+        );
+        let mut store = Store::new(
+            &self.engine,
+            PluginState {
+                wasi: wasi.build(),
+                table: ResourceTable::new(),
+                tracing,
+                limits: limits.build(),
+            },
+        );
+        store.limiter(|s| &mut s.limits);
+        if let Some(fuel) = self.config.fuel {
+            // Cannot fail: fuel consumption is enabled whenever fuel is set.
+            let _ = store.set_fuel(fuel);
+        }
+        if let Some(deadline) = self.config.deadline {
+            let ticks = deadline.as_millis().div_ceil(EPOCH_TICK.as_millis()).max(1);
+            store.set_epoch_deadline(ticks as u64);
+        }
+        store
+    }
+
+    /// Runs one invocation: a fresh instance of `plugin`, inside an
+    /// invocation span that is a child of `parent`. Spans the guest left
+    /// open when it crashed are ended with status Error before this returns.
+    pub fn invoke(
+        &self,
+        plugin: &Plugin,
+        input: &str,
+        parent: &Context,
+    ) -> Result<String, InvocationError> {
+        let id = &plugin.identity;
+        let mut attributes = vec![
+            KeyValue::new("wasmtrace.plugin.name", id.name.clone()),
+            KeyValue::new(crate::identity::ATTR_COMPONENT_SHA256, id.sha256.clone()),
+        ];
+        if let Some(v) = &id.version {
+            attributes.push(KeyValue::new("wasmtrace.plugin.version", v.clone()));
+        }
+        let mut store = self.new_store(plugin);
+        attributes.push(KeyValue::new(
+            crate::identity::ATTR_INSTANCE_ID,
+            store.data().tracing.instance_id().to_owned(),
+        ));
+        let export = match plugin.entry {
+            Entry::Handler(_) => "wasmtrace:tracing/handler.handle",
+            Entry::Command(_) => "wasi:cli/run.run",
+        };
+        attributes.push(KeyValue::new("wasmtrace.export", export));
+        let span = self
+            .host_tracer
+            .span_builder(format!("invoke {}", id.name))
+            .with_kind(SpanKind::Internal)
+            .with_attributes(attributes)
+            .start_with_context(&self.host_tracer, parent);
+        let cx = parent.with_span(span);
+        store.data_mut().tracing.set_parent(cx.clone());
+
+        let result = match &plugin.entry {
+            Entry::Handler(pre) => pre.instantiate(&mut store).and_then(|p| {
+                p.wasmtrace_tracing_handler()
+                    .call_handle(&mut store, input)
+            }),
+            Entry::Command(pre) => pre.instantiate(&mut store).and_then(|c| {
+                c.wasi_cli_run()
+                    .call_run(&mut store)
+                    .map(|r| r.map(|()| String::new()).map_err(|()| String::new()))
+            }),
+        };
+        let span = cx.span();
+        let outcome = match result {
+            Ok(Ok(output)) => Ok(output),
+            Ok(Err(message)) if matches!(plugin.entry, Entry::Command(_)) && message.is_empty() => {
+                Err(InvocationError::Exit(1))
+            }
+            Ok(Err(message)) => Err(InvocationError::Failed(message)),
+            Err(err) => match err.downcast_ref::<I32Exit>() {
+                Some(I32Exit(0)) => Ok(String::new()),
+                Some(I32Exit(code)) => Err(InvocationError::Exit(*code)),
+                None => {
+                    let failure = classify_failure(&err);
+                    let ended = store.data_mut().tracing.end_open_spans(&failure);
+                    span.set_attribute(KeyValue::new("wasmtrace.open_spans_ended", ended as i64));
+                    span.add_event("exception", failure.exception_attributes());
+                    Err(InvocationError::Crashed(failure))
+                }
+            },
+        };
+        // Spans the guest never ended (a leaked handle) end with the store.
+        match &outcome {
+            Ok(_) => span.set_attribute(KeyValue::new("wasmtrace.outcome", "ok")),
+            Err(e) => {
+                let kind = match e {
+                    InvocationError::Failed(_) | InvocationError::Exit(_) => "error",
+                    InvocationError::Crashed(_) => "crash",
+                };
+                span.set_attribute(KeyValue::new("wasmtrace.outcome", kind));
+                span.set_status(Status::error(e.to_string()));
+            }
+        }
+        drop(store);
+        span.end();
+        outcome
+    }
+}
+
+/// Describes why a call into the guest failed, for spans and the CLI.
+fn classify_failure(err: &wasmtime::Error) -> GuestFailure {
+    let backtrace = err
+        .downcast_ref::<WasmBacktrace>()
+        .map(|bt| bt.to_string())
+        .filter(|bt| !bt.trim().is_empty());
+    let (kind, message) = match err.downcast_ref::<Trap>() {
+        Some(Trap::OutOfFuel) => ("wasm.out_of_fuel", "the plugin ran out of fuel".to_owned()),
+        Some(Trap::Interrupt) => (
+            "wasm.deadline_exceeded",
+            "the plugin passed its deadline".to_owned(),
+        ),
+        Some(trap) => ("wasm.trap", trap.to_string()),
+        None => {
+            let text = format!("{err:#}");
+            if text.contains("growing memory") {
+                ("wasm.memory_limit", text)
+            } else {
+                ("wasm.error", text)
+            }
+        }
+    };
+    GuestFailure {
+        kind: kind.to_owned(),
+        message,
+        backtrace,
+    }
+}
+
+impl Plugin {
+    /// Who this plugin is (name, version, content hash).
+    pub fn identity(&self) -> &PluginIdentity {
+        &self.identity
+    }
+}

@@ -1,0 +1,254 @@
+//! Export: the tracer provider, configured from the standard `OTEL_*`
+//! variables, with OTLP over gRPC or HTTP, the embedded console default and
+//! the OTLP/JSON file.
+
+mod console;
+mod otlp_json;
+
+pub use console::{render_traces, ConsoleTreeExporter};
+pub use otlp_json::OtlpJsonFileExporter;
+
+use anyhow::{bail, Context as _};
+use opentelemetry::KeyValue;
+use opentelemetry_otlp::{Protocol, WithExportConfig};
+use opentelemetry_sdk::trace::{BatchSpanProcessor, Sampler, SdkTracerProvider};
+use opentelemetry_sdk::Resource;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// `OTEL_SDK_DISABLED`: `true` turns tracing into a no-op.
+pub const OTEL_SDK_DISABLED: &str = "OTEL_SDK_DISABLED";
+/// `OTEL_TRACES_EXPORTER`: `otlp`, `console` or `none`.
+pub const OTEL_TRACES_EXPORTER: &str = "OTEL_TRACES_EXPORTER";
+/// `OTEL_EXPORTER_OTLP_ENDPOINT`: base URL for all signals.
+pub const OTEL_EXPORTER_OTLP_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
+/// `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`: full URL for traces.
+pub const OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT";
+/// `OTEL_EXPORTER_OTLP_PROTOCOL`: `grpc`, `http/protobuf` or `http/json`.
+pub const OTEL_EXPORTER_OTLP_PROTOCOL: &str = "OTEL_EXPORTER_OTLP_PROTOCOL";
+/// `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL`: the same, for traces only.
+pub const OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: &str = "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL";
+/// `OTEL_SERVICE_NAME`: the resource's `service.name`.
+pub const OTEL_SERVICE_NAME: &str = "OTEL_SERVICE_NAME";
+/// `OTEL_RESOURCE_ATTRIBUTES`: extra resource attributes, `k=v,k2=v2`.
+pub const OTEL_RESOURCE_ATTRIBUTES: &str = "OTEL_RESOURCE_ATTRIBUTES";
+
+/// Where finished spans go.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TracesExporter {
+    /// OTLP to a collector.
+    Otlp(Protocol),
+    /// The embedded default: trees on standard error.
+    Console,
+    /// Nowhere (spans are still created, so propagation works).
+    None,
+}
+
+impl TracesExporter {
+    /// Chooses as the OTel spec says: `OTEL_TRACES_EXPORTER` when set;
+    /// otherwise OTLP when an OTLP endpoint variable is set, and the
+    /// embedded console default when none is.
+    pub fn from_env() -> anyhow::Result<Self> {
+        let endpoint_set = [OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT]
+            .iter()
+            .any(|v| env_value(v).is_some());
+        match env_value(OTEL_TRACES_EXPORTER).as_deref() {
+            Some("otlp") => Ok(Self::Otlp(protocol_from_env()?)),
+            Some("console") => Ok(Self::Console),
+            Some("none") => Ok(Self::None),
+            Some(other) => bail!("{OTEL_TRACES_EXPORTER}={other:?} is not supported (use otlp, console or none)"),
+            None if endpoint_set => Ok(Self::Otlp(protocol_from_env()?)),
+            None => Ok(Self::Console),
+        }
+    }
+}
+
+fn env_value(name: &str) -> Option<String> {
+    std::env::var(name)
+        .ok()
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+/// `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL`, then `OTEL_EXPORTER_OTLP_PROTOCOL`,
+/// else gRPC (the protocol of the guide and of Jaeger's and Tempo's 4317).
+pub fn protocol_from_env() -> anyhow::Result<Protocol> {
+    let (var, value) = match env_value(OTEL_EXPORTER_OTLP_TRACES_PROTOCOL) {
+        Some(v) => (OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, v),
+        None => match env_value(OTEL_EXPORTER_OTLP_PROTOCOL) {
+            Some(v) => (OTEL_EXPORTER_OTLP_PROTOCOL, v),
+            None => return Ok(Protocol::Grpc),
+        },
+    };
+    match value.as_str() {
+        "grpc" => Ok(Protocol::Grpc),
+        "http/protobuf" => Ok(Protocol::HttpBinary),
+        "http/json" => Ok(Protocol::HttpJson),
+        other => bail!("{var}={other:?} is not a protocol (use grpc, http/protobuf or http/json)"),
+    }
+}
+
+/// Whether `OTEL_SDK_DISABLED` is `true` (case-insensitive), as the spec
+/// says; any other value leaves the SDK enabled.
+pub fn sdk_disabled() -> bool {
+    env_value(OTEL_SDK_DISABLED).is_some_and(|v| v.eq_ignore_ascii_case("true"))
+}
+
+/// Builds a [`Telemetry`].
+#[derive(Debug)]
+pub struct TelemetryBuilder {
+    service_name: String,
+    service_version: String,
+    exporter: Option<TracesExporter>,
+    json_file: Option<PathBuf>,
+}
+
+/// The process's tracer provider and what it needs to keep running (a Tokio
+/// runtime for gRPC when the caller has none). Call [`Telemetry::shutdown`]
+/// before exiting so that every span is flushed.
+#[derive(Debug)]
+pub struct Telemetry {
+    provider: SdkTracerProvider,
+    exporter: TracesExporter,
+    disabled: bool,
+    // Dropped after the provider is shut down: the gRPC channel lives here.
+    _runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl Telemetry {
+    /// Starts configuring telemetry. `service_name` and `service_version`
+    /// are used when `OTEL_SERVICE_NAME` / `OTEL_RESOURCE_ATTRIBUTES` do not
+    /// say otherwise.
+    pub fn builder(service_name: &str, service_version: &str) -> TelemetryBuilder {
+        TelemetryBuilder {
+            service_name: service_name.to_owned(),
+            service_version: service_version.to_owned(),
+            exporter: None,
+            json_file: None,
+        }
+    }
+
+    /// The tracer provider guest and host spans are recorded with.
+    pub fn provider(&self) -> &SdkTracerProvider {
+        &self.provider
+    }
+
+    /// Where spans are exported.
+    pub fn exporter(&self) -> &TracesExporter {
+        &self.exporter
+    }
+
+    /// Whether `OTEL_SDK_DISABLED` turned tracing off.
+    pub fn is_disabled(&self) -> bool {
+        self.disabled
+    }
+
+    /// Flushes and stops every exporter, waiting at most `timeout`.
+    pub fn shutdown(self, timeout: Duration) -> anyhow::Result<()> {
+        let result = self.provider.shutdown_with_timeout(timeout);
+        drop(self._runtime);
+        result.context("flushing spans at shutdown")
+    }
+}
+
+impl TelemetryBuilder {
+    /// Overrides the exporter chosen from the environment.
+    pub fn with_exporter(mut self, exporter: TracesExporter) -> Self {
+        self.exporter = Some(exporter);
+        self
+    }
+
+    /// Also writes every span to `path` as OTLP/JSON.
+    pub fn with_json_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.json_file = Some(path.into());
+        self
+    }
+
+    /// Builds the provider. Errors name the variable or file at fault.
+    pub fn build(self) -> anyhow::Result<Telemetry> {
+        let disabled = sdk_disabled();
+        let resource = self.resource();
+        let exporter = match self.exporter {
+            Some(e) => e,
+            None if disabled => TracesExporter::None,
+            None => TracesExporter::from_env()?,
+        };
+        let mut builder = SdkTracerProvider::builder().with_resource(resource);
+        if disabled {
+            // A no-op SDK: nothing is sampled, contexts still propagate.
+            return Ok(Telemetry {
+                provider: builder.with_sampler(Sampler::AlwaysOff).build(),
+                exporter: TracesExporter::None,
+                disabled,
+                _runtime: None,
+            });
+        }
+        let mut runtime = None;
+        match &exporter {
+            TracesExporter::Otlp(protocol) => {
+                let span_exporter = match protocol {
+                    Protocol::Grpc => {
+                        // tonic needs a Tokio reactor when the channel is built.
+                        let handle = match tokio::runtime::Handle::try_current() {
+                            Ok(handle) => handle,
+                            Err(_) => {
+                                let rt = tokio::runtime::Builder::new_multi_thread()
+                                    .worker_threads(1)
+                                    .thread_name("wasmtrace-otlp")
+                                    .enable_all()
+                                    .build()
+                                    .context("starting the OTLP export runtime")?;
+                                runtime.insert(rt).handle().clone()
+                            }
+                        };
+                        let _guard = handle.enter();
+                        opentelemetry_otlp::SpanExporter::builder()
+                            .with_tonic()
+                            .build()
+                            .context("configuring the OTLP/gRPC exporter")?
+                    }
+                    http => opentelemetry_otlp::SpanExporter::builder()
+                        .with_http()
+                        .with_protocol(*http)
+                        .build()
+                        .context("configuring the OTLP/HTTP exporter")?,
+                };
+                builder = builder.with_span_processor(BatchSpanProcessor::builder(span_exporter).build());
+            }
+            TracesExporter::Console => {
+                builder = builder.with_batch_exporter(ConsoleTreeExporter::stderr());
+            }
+            TracesExporter::None => {}
+        }
+        if let Some(path) = &self.json_file {
+            let file = OtlpJsonFileExporter::create(path)
+                .with_context(|| format!("cannot write spans to {}", path.display()))?;
+            builder = builder.with_batch_exporter(file);
+        }
+        Ok(Telemetry {
+            provider: builder.build(),
+            exporter,
+            disabled,
+            _runtime: runtime,
+        })
+    }
+
+    fn resource(&self) -> Resource {
+        let from_env = env_value(OTEL_RESOURCE_ATTRIBUTES).unwrap_or_default();
+        let env_has = |key: &str| {
+            from_env
+                .split(',')
+                .any(|kv| kv.split_once('=').is_some_and(|(k, _)| k.trim() == key))
+        };
+        // Resource::builder() reads OTEL_SERVICE_NAME and
+        // OTEL_RESOURCE_ATTRIBUTES; our defaults only fill what they leave.
+        let mut builder = Resource::builder();
+        if env_value(OTEL_SERVICE_NAME).is_none() && !env_has("service.name") {
+            builder = builder.with_service_name(self.service_name.clone());
+        }
+        if !env_has("service.version") {
+            builder = builder.with_attribute(KeyValue::new("service.version", self.service_version.clone()));
+        }
+        builder.build()
+    }
+}

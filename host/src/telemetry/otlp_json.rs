@@ -1,0 +1,59 @@
+//! `--export-json FILE`: spans written as OTLP/JSON, the format of the
+//! Collector's file exporter (one `ExportTraceServiceRequest` per line).
+
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
+use opentelemetry_proto::transform::trace::tonic::group_spans_by_resource_and_scope;
+use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
+use opentelemetry_sdk::trace::{SpanData, SpanExporter};
+use opentelemetry_sdk::Resource;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Appends each exported batch to a file as one line of OTLP/JSON.
+#[derive(Debug)]
+pub struct OtlpJsonFileExporter {
+    path: PathBuf,
+    file: Mutex<BufWriter<File>>,
+    resource: ResourceAttributesWithSchema,
+}
+
+impl OtlpJsonFileExporter {
+    /// Creates (truncates) `path`. Fails early, before any plugin runs, if
+    /// the file cannot be written.
+    pub fn create(path: &Path) -> std::io::Result<Self> {
+        let file = File::create(path)?;
+        Ok(Self {
+            path: path.to_owned(),
+            file: Mutex::new(BufWriter::new(file)),
+            resource: ResourceAttributesWithSchema::default(),
+        })
+    }
+}
+
+impl SpanExporter for OtlpJsonFileExporter {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        let request = ExportTraceServiceRequest {
+            resource_spans: group_spans_by_resource_and_scope(batch, &self.resource),
+        };
+        let line = serde_json::to_string(&request)
+            .map_err(|e| OTelSdkError::InternalFailure(format!("encoding OTLP/JSON: {e}")))?;
+        let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        writeln!(file, "{line}")
+            .and_then(|()| file.flush())
+            .map_err(|e| OTelSdkError::InternalFailure(format!("writing {}: {e}", self.path.display())))
+    }
+
+    fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
+        let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        file.flush()
+            .map_err(|e| OTelSdkError::InternalFailure(format!("writing {}: {e}", self.path.display())))
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.resource = resource.into();
+    }
+}

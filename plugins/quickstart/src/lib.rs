@@ -1,0 +1,157 @@
+//! The quickstart plugin: counts the words of its input, tracing each step.
+//!
+//! Trace shape (under the host's invocation span):
+//!
+//! ```text
+//! handle_request            request.size, request.defaulted, request.source
+//! ├── validate_request      (input `fail`: status Error + `exception` event)
+//! ├── process_business_logic
+//! │     attributes added mid-span: items_processed, processing_status,
+//! │     processing.avg_word_length, processing.top_words, processing.word_lengths
+//! │     event `data_fetched` { record_count }
+//! └── send_response         response.size
+//! ```
+//!
+//! Input `fail` makes validation fail: the handler returns
+//! `Err("validation failed: ...")` and the CLI exits non-zero. Empty input is
+//! treated as `hello world`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use wasmtrace_sdk::{
+    Span, SpanKind, add_attributes, attrs, record_event, try_with_span, with_span,
+};
+
+/// The input used when the plugin is invoked with an empty one.
+const DEFAULT_INPUT: &str = "hello world";
+
+/// Why a request was rejected.
+#[derive(Debug)]
+struct ValidationError(String);
+
+impl fmt::Display for ValidationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ValidationError {}
+
+/// What `process_business_logic` computes.
+struct WordStats {
+    words: usize,
+    unique: usize,
+    top: Vec<(String, usize)>,
+}
+
+fn handle(input: String) -> Result<String, String> {
+    let defaulted = input.trim().is_empty();
+    let input = if defaulted {
+        DEFAULT_INPUT.to_owned()
+    } else {
+        input
+    };
+
+    let request = Span::builder("handle_request")
+        .kind(SpanKind::Internal)
+        .attributes(attrs! {
+            "request.size" => len_i64(input.len()),
+            "request.defaulted" => defaulted,
+            "request.source" => "stdin",
+        })
+        .start();
+
+    let result = serve(&input, &request);
+    if let Err(message) = &result {
+        // The failing step recorded the exception; mark the request failed too.
+        request.set_error(message);
+    }
+    result
+}
+
+/// The steps of a request, each in its own child span of `handle_request`.
+fn serve(input: &str, request: &Span) -> Result<String, String> {
+    try_with_span(
+        "validate_request",
+        attrs! { "validation.rules" => ["non_empty", "not_fail"] },
+        || validate(input),
+    )
+    .map_err(|e| format!("validation failed: {e}"))?;
+
+    let stats = with_span("process_business_logic", attrs! {}, || process(input));
+
+    let response = format!(
+        "{} words, {} unique; most frequent: {}",
+        stats.words,
+        stats.unique,
+        stats
+            .top
+            .iter()
+            .map(|(word, n)| format!("{word} ({n})"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+
+    let send = wasmtrace_sdk::span::start(
+        "send_response",
+        attrs! { "response.size" => len_i64(response.len()) },
+    );
+    send.end();
+
+    request.set_attribute("response.words", len_i64(stats.words));
+    Ok(response)
+}
+
+fn validate(input: &str) -> Result<(), ValidationError> {
+    if input.trim() == "fail" {
+        return Err(ValidationError(
+            "input `fail` is rejected by the quickstart plugin".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
+fn process(input: &str) -> WordStats {
+    let words: Vec<&str> = input.split_whitespace().collect();
+    record_event(
+        "data_fetched",
+        attrs! { "record_count" => len_i64(words.len()) },
+    );
+
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for word in &words {
+        *counts.entry(word.to_lowercase()).or_default() += 1;
+    }
+    let mut top: Vec<(String, usize)> = counts.iter().map(|(w, n)| (w.clone(), *n)).collect();
+    top.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    top.truncate(3);
+
+    let total_len: usize = words.iter().map(|w| w.chars().count()).sum();
+    let avg_word_length = if words.is_empty() {
+        0.0
+    } else {
+        total_len as f64 / words.len() as f64
+    };
+
+    add_attributes(attrs! {
+        "items_processed" => len_i64(words.len()),
+        "processing_status" => "completed",
+        "processing.avg_word_length" => avg_word_length,
+        "processing.top_words" => top.iter().map(|(w, _)| w.clone()).collect::<Vec<_>>(),
+        "processing.word_lengths" => words.iter().map(|w| len_i64(w.chars().count())).collect::<Vec<_>>(),
+    });
+
+    WordStats {
+        words: words.len(),
+        unique: counts.len(),
+        top,
+    }
+}
+
+/// Lengths as OpenTelemetry's signed 64-bit integers.
+fn len_i64(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+wasmtrace_sdk::plugin!(handle);

@@ -1,0 +1,3 @@
+//! wasmtrace's integration tests, in one binary (like wasmtime's `tests/all`).
+
+mod harness;

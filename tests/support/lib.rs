@@ -1,0 +1,26 @@
+//! Support library for wasmtrace's integration tests.
+//!
+//! - [`OtlpReceiver`]: an in-process OTLP trace receiver (real gRPC and real
+//!   HTTP) that stores what it receives, for synchronous `#[test]`s.
+//! - [`ReceivedSpan`], [`AttrValue`], [`SpanTree`]: a flattened, typed view of
+//!   received spans and their parent/child structure.
+//! - [`Rotel`]: a real external collector (`rotel-agent`) run as a child
+//!   process, typically forwarding to an [`OtlpReceiver`].
+//! - [`client`]: tiny OTLP exporters and request builders for smoke tests.
+
+pub mod client;
+pub mod receiver;
+pub mod rotel;
+pub mod span;
+pub mod tree;
+
+pub use receiver::{OtlpReceiver, ReceivedRequest, Transport, TransportCounts};
+pub use rotel::{ForwardProtocol, Rotel, RotelConfig, RotelExporter};
+pub use span::{
+    AnyValueKind, AttrValue, ReceivedEvent, ReceivedLink, ReceivedScope, ReceivedSpan, SpanKind,
+    StatusCode,
+};
+pub use tree::SpanTree;
+
+/// Re-export of the OTLP protobuf types the API uses.
+pub use opentelemetry_proto;

@@ -1,0 +1,536 @@
+//! An in-process OTLP trace receiver speaking real gRPC and real HTTP.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::io::Read as _;
+use std::net::SocketAddr;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, mpsc};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Full};
+use hyper::body::Incoming;
+use hyper::{Request, Response, StatusCode};
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use prost::Message as _;
+use tokio::sync::oneshot;
+use tonic::codec::CompressionEncoding;
+
+use crate::span::ReceivedSpan;
+use crate::tree::SpanTree;
+
+/// How an export request reached the receiver.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Transport {
+    /// OTLP/gRPC (`opentelemetry.proto.collector.trace.v1.TraceService/Export`).
+    Grpc,
+    /// OTLP/HTTP with a binary protobuf body.
+    HttpProtobuf,
+    /// OTLP/HTTP with a JSON body.
+    HttpJson,
+}
+
+/// Number of export requests received per transport.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TransportCounts {
+    /// Requests over gRPC.
+    pub grpc: usize,
+    /// Requests over HTTP with protobuf bodies.
+    pub http_protobuf: usize,
+    /// Requests over HTTP with JSON bodies.
+    pub http_json: usize,
+}
+
+impl TransportCounts {
+    /// Requests over HTTP, either encoding.
+    pub fn http(&self) -> usize {
+        self.http_protobuf + self.http_json
+    }
+
+    /// All requests.
+    pub fn total(&self) -> usize {
+        self.grpc + self.http()
+    }
+}
+
+/// One accepted export request.
+#[derive(Clone, Debug)]
+pub struct ReceivedRequest {
+    /// How it arrived.
+    pub transport: Transport,
+    /// Request headers (gRPC metadata for gRPC), names lowercase; values that
+    /// are not UTF-8 are left out.
+    pub headers: BTreeMap<String, String>,
+    /// The decoded request.
+    pub request: ExportTraceServiceRequest,
+}
+
+#[derive(Default)]
+struct Store {
+    requests: Vec<ReceivedRequest>,
+    spans: Vec<ReceivedSpan>,
+    errors: Vec<String>,
+}
+
+#[derive(Default)]
+struct Shared {
+    store: Mutex<Store>,
+    changed: Condvar,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Store> {
+        // A panic while holding the lock cannot leave the store inconsistent
+        // (pushes only), so a poisoned lock is still usable.
+        self.store.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn record(
+        &self,
+        transport: Transport,
+        headers: BTreeMap<String, String>,
+        request: ExportTraceServiceRequest,
+    ) {
+        let spans = ReceivedSpan::flatten(&request, transport);
+        let mut store = self.lock();
+        store.spans.extend(spans);
+        store.requests.push(ReceivedRequest {
+            transport,
+            headers,
+            request,
+        });
+        drop(store);
+        self.changed.notify_all();
+    }
+
+    fn reject(&self, error: String) {
+        self.lock().errors.push(error);
+        self.changed.notify_all();
+    }
+}
+
+/// An OTLP trace receiver on 127.0.0.1, serving OTLP/gRPC on one ephemeral
+/// port and OTLP/HTTP (`POST /v1/traces`, protobuf or JSON, optionally gzip)
+/// on another.
+///
+/// It runs on a tokio runtime in a thread of its own, so tests can be plain
+/// synchronous `#[test]` functions. Every accepted request is stored; dropping
+/// the receiver stops both servers and joins the thread.
+pub struct OtlpReceiver {
+    grpc_addr: SocketAddr,
+    http_addr: SocketAddr,
+    shared: Arc<Shared>,
+    shutdown: Option<oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for OtlpReceiver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OtlpReceiver")
+            .field("grpc", &self.grpc_addr)
+            .field("http", &self.http_addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OtlpReceiver {
+    /// Binds both ports and starts serving; returns once both listen.
+    pub fn start() -> anyhow::Result<Self> {
+        let grpc = std::net::TcpListener::bind("127.0.0.1:0").context("binding the gRPC port")?;
+        let http = std::net::TcpListener::bind("127.0.0.1:0").context("binding the HTTP port")?;
+        grpc.set_nonblocking(true)?;
+        http.set_nonblocking(true)?;
+        let grpc_addr = grpc.local_addr()?;
+        let http_addr = http.local_addr()?;
+
+        let shared = Arc::new(Shared::default());
+        let (shutdown_tx, shutdown_rx) = oneshot::channel();
+        let (ready_tx, ready_rx) = mpsc::channel::<anyhow::Result<()>>();
+        let thread_shared = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("otlp-receiver".into())
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(anyhow::Error::new(e).context("tokio runtime")));
+                        return;
+                    }
+                };
+                runtime.block_on(serve(thread_shared, grpc, http, ready_tx, shutdown_rx));
+                // Dropping the runtime cancels every connection task.
+            })
+            .context("spawning the receiver thread")?;
+
+        let receiver = OtlpReceiver {
+            grpc_addr,
+            http_addr,
+            shared,
+            shutdown: Some(shutdown_tx),
+            thread: Some(thread),
+        };
+        match ready_rx.recv_timeout(Duration::from_secs(10)) {
+            Ok(Ok(())) => Ok(receiver),
+            Ok(Err(e)) => Err(e.context("starting the OTLP receiver")),
+            Err(_) => bail!("the OTLP receiver thread did not start"),
+        }
+    }
+
+    /// The gRPC endpoint, `http://127.0.0.1:PORT`.
+    pub fn grpc_endpoint(&self) -> String {
+        format!("http://{}", self.grpc_addr)
+    }
+
+    /// The HTTP base endpoint, `http://127.0.0.1:PORT` (traces are posted to
+    /// `/v1/traces` under it).
+    pub fn http_endpoint(&self) -> String {
+        format!("http://{}", self.http_addr)
+    }
+
+    /// The full HTTP traces URL, `http://127.0.0.1:PORT/v1/traces`.
+    pub fn http_traces_url(&self) -> String {
+        format!("http://{}/v1/traces", self.http_addr)
+    }
+
+    /// Address of the gRPC listener.
+    pub fn grpc_addr(&self) -> SocketAddr {
+        self.grpc_addr
+    }
+
+    /// Address of the HTTP listener.
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http_addr
+    }
+
+    /// Standard `OTEL_EXPORTER_OTLP_*` variables pointing an exporter at this
+    /// receiver with `protocol` (set them on a subprocess).
+    pub fn exporter_env(&self, protocol: Transport) -> Vec<(&'static str, String)> {
+        let (proto, endpoint) = match protocol {
+            Transport::Grpc => ("grpc", self.grpc_endpoint()),
+            Transport::HttpProtobuf => ("http/protobuf", self.http_endpoint()),
+            Transport::HttpJson => ("http/json", self.http_endpoint()),
+        };
+        vec![
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", proto.to_string()),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint),
+        ]
+    }
+
+    /// Every span received so far, in arrival order.
+    pub fn spans(&self) -> Vec<ReceivedSpan> {
+        self.shared.lock().spans.clone()
+    }
+
+    /// Every accepted request so far, in arrival order.
+    pub fn requests(&self) -> Vec<ReceivedRequest> {
+        self.shared.lock().requests.clone()
+    }
+
+    /// Accepted requests per transport.
+    pub fn requests_by_transport(&self) -> TransportCounts {
+        let store = self.shared.lock();
+        let mut counts = TransportCounts::default();
+        for r in &store.requests {
+            match r.transport {
+                Transport::Grpc => counts.grpc += 1,
+                Transport::HttpProtobuf => counts.http_protobuf += 1,
+                Transport::HttpJson => counts.http_json += 1,
+            }
+        }
+        counts
+    }
+
+    /// Descriptions of requests that were refused (undecodable body, wrong
+    /// content type, ...). A correct exporter produces none.
+    pub fn errors(&self) -> Vec<String> {
+        self.shared.lock().errors.clone()
+    }
+
+    /// Forgets every request, span and error received so far.
+    pub fn clear(&self) {
+        *self.shared.lock() = Store::default();
+    }
+
+    /// Waits until `pred` holds for the spans received so far (checked on
+    /// every arrival) and returns them; fails after `timeout`, listing what
+    /// did arrive.
+    pub fn wait_for_spans(
+        &self,
+        pred: impl Fn(&[ReceivedSpan]) -> bool,
+        timeout: Duration,
+    ) -> anyhow::Result<Vec<ReceivedSpan>> {
+        let deadline = Instant::now() + timeout;
+        let mut store = self.shared.lock();
+        loop {
+            if pred(&store.spans) {
+                return Ok(store.spans.clone());
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            store = self
+                .shared
+                .changed
+                .wait_timeout(store, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        let tree = SpanTree::new(&store.spans).render_redacted();
+        let mut msg = format!(
+            "timed out after {timeout:?} waiting for spans; {} span(s) in {} request(s) received",
+            store.spans.len(),
+            store.requests.len()
+        );
+        if !tree.is_empty() {
+            msg.push_str(":\n");
+            msg.push_str(&tree);
+        }
+        if !store.errors.is_empty() {
+            msg.push_str(&format!("\nrejected requests: {:#?}", store.errors));
+        }
+        bail!(msg)
+    }
+
+    /// Waits until at least `n` spans have arrived.
+    pub fn wait_for_span_count(
+        &self,
+        n: usize,
+        timeout: Duration,
+    ) -> anyhow::Result<Vec<ReceivedSpan>> {
+        self.wait_for_spans(|s| s.len() >= n, timeout)
+    }
+
+    /// Waits for a span named `name` and returns the first one.
+    pub fn wait_for_span_named(
+        &self,
+        name: &str,
+        timeout: Duration,
+    ) -> anyhow::Result<ReceivedSpan> {
+        let spans = self.wait_for_spans(|s| s.iter().any(|s| s.name == name), timeout)?;
+        spans
+            .into_iter()
+            .find(|s| s.name == name)
+            .context("span vanished")
+    }
+}
+
+impl Drop for OtlpReceiver {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+async fn serve(
+    shared: Arc<Shared>,
+    grpc: std::net::TcpListener,
+    http: std::net::TcpListener,
+    ready: mpsc::Sender<anyhow::Result<()>>,
+    shutdown: oneshot::Receiver<()>,
+) {
+    let listeners = (|| {
+        Ok::<_, std::io::Error>((
+            tokio::net::TcpListener::from_std(grpc)?,
+            tokio::net::TcpListener::from_std(http)?,
+        ))
+    })();
+    let (grpc, http) = match listeners {
+        Ok(l) => l,
+        Err(e) => {
+            let _ = ready.send(Err(anyhow::Error::new(e).context("registering the listeners")));
+            return;
+        }
+    };
+
+    let service = TraceServiceServer::new(GrpcService {
+        shared: shared.clone(),
+    })
+    .accept_compressed(CompressionEncoding::Gzip)
+    .max_decoding_message_size(64 << 20);
+    let grpc_shared = shared.clone();
+    let grpc_task = tokio::spawn(async move {
+        let incoming = tonic::transport::server::TcpIncoming::from(grpc);
+        if let Err(e) = tonic::transport::Server::builder()
+            .serve_with_incoming(service, incoming)
+            .await
+        {
+            grpc_shared.reject(format!("gRPC server stopped: {e}"));
+        }
+    });
+    let http_task = tokio::spawn(serve_http(shared, http));
+    let _ = ready.send(Ok(()));
+
+    let _ = shutdown.await;
+    grpc_task.abort();
+    http_task.abort();
+}
+
+struct GrpcService {
+    shared: Arc<Shared>,
+}
+
+#[tonic::async_trait]
+impl TraceService for GrpcService {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        let headers = header_map(request.metadata().clone().into_headers());
+        self.shared
+            .record(Transport::Grpc, headers, request.into_inner());
+        Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
+    }
+}
+
+fn header_map(headers: http::HeaderMap) -> BTreeMap<String, String> {
+    headers
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
+        .collect()
+}
+
+async fn serve_http(shared: Arc<Shared>, listener: tokio::net::TcpListener) {
+    loop {
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                shared.reject(format!("HTTP accept failed: {e}"));
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req| {
+                let shared = shared.clone();
+                async move { Ok::<_, Infallible>(handle_http(&shared, req).await) }
+            });
+            let _ = hyper_util::server::conn::auto::Builder::new(
+                hyper_util::rt::TokioExecutor::new(),
+            )
+            .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+            .await;
+        });
+    }
+}
+
+fn plain(status: StatusCode, text: String) -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(Bytes::from(text)));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain"),
+    );
+    resp
+}
+
+async fn handle_http(shared: &Shared, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    match handle_http_inner(shared, req).await {
+        Ok(resp) => resp,
+        Err((status, msg)) => {
+            shared.reject(format!("HTTP {status}: {msg}"));
+            plain(status, msg)
+        }
+    }
+}
+
+async fn handle_http_inner(
+    shared: &Shared,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, (StatusCode, String)> {
+    if req.uri().path() != "/v1/traces" {
+        return Err((
+            StatusCode::NOT_FOUND,
+            format!("no such path {} (traces go to /v1/traces)", req.uri().path()),
+        ));
+    }
+    if req.method() != http::Method::POST {
+        return Err((
+            StatusCode::METHOD_NOT_ALLOWED,
+            format!("{} /v1/traces: only POST is accepted", req.method()),
+        ));
+    }
+    let header = |name: http::header::HeaderName| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.trim().to_ascii_lowercase())
+            .unwrap_or_default()
+    };
+    let content_type = header(http::header::CONTENT_TYPE);
+    let mime = content_type.split(';').next().unwrap_or_default().trim();
+    let transport = match mime {
+        "application/x-protobuf" | "application/protobuf" => Transport::HttpProtobuf,
+        "application/json" => Transport::HttpJson,
+        other => {
+            return Err((
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                format!("unsupported content type {other:?}"),
+            ));
+        }
+    };
+    let encoding = header(http::header::CONTENT_ENCODING);
+    let headers = header_map(req.headers().clone());
+
+    let body = req
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| (StatusCode::BAD_REQUEST, format!("reading the body: {e}")))?
+        .to_bytes();
+    let body: Vec<u8> = match encoding.as_str() {
+        "" | "identity" => body.to_vec(),
+        "gzip" => {
+            let mut out = Vec::new();
+            flate2::read::GzDecoder::new(&body[..])
+                .read_to_end(&mut out)
+                .map_err(|e| (StatusCode::BAD_REQUEST, format!("bad gzip body: {e}")))?;
+            out
+        }
+        other => {
+            return Err((
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                format!("unsupported content encoding {other:?}"),
+            ));
+        }
+    };
+
+    let (request, response_body, response_type) = match transport {
+        Transport::HttpJson => {
+            let request: ExportTraceServiceRequest = serde_json::from_slice(&body)
+                .map_err(|e| (StatusCode::BAD_REQUEST, format!("bad OTLP/JSON body: {e}")))?;
+            let resp = serde_json::to_vec(&ExportTraceServiceResponse::default())
+                .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+            (request, resp, "application/json")
+        }
+        _ => {
+            let request = ExportTraceServiceRequest::decode(&body[..])
+                .map_err(|e| (StatusCode::BAD_REQUEST, format!("bad protobuf body: {e}")))?;
+            let resp = ExportTraceServiceResponse::default().encode_to_vec();
+            (request, resp, "application/x-protobuf")
+        }
+    };
+    shared.record(transport, headers, request);
+
+    let mut resp = Response::new(Full::new(Bytes::from(response_body)));
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static(response_type),
+    );
+    Ok(resp)
+}
