@@ -83,7 +83,7 @@ pub use wit_bindgen;
 /// `wasmtrace:tracing/plugin`). Not part of the SDK's stable API: use the
 /// wrappers at the crate root instead.
 #[doc(hidden)]
-#[allow(missing_docs, clippy::all)]
+#[allow(missing_docs, clippy::all, clippy::pedantic)]
 pub mod wit {
     wit_bindgen::generate!({
         path: "../wit",
@@ -114,6 +114,10 @@ pub mod wit {
 /// ```
 pub trait IntoHandlerResult {
     /// Converts into the WIT `handle` result.
+    ///
+    /// # Errors
+    ///
+    /// Returns the handler's error rendered with `Display`.
     ///
     /// # Example
     ///

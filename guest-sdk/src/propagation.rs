@@ -116,6 +116,7 @@ impl Context {
     ///     println!("{name}: {value}");
     /// }
     /// ```
+    #[must_use]
     pub fn inject(&self) -> PropagatedContext {
         PropagatedContext(self.inner.inject())
     }
@@ -130,6 +131,7 @@ impl Context {
     /// let cx = Context::current().span_context();
     /// println!("{}", cx.trace_id());
     /// ```
+    #[must_use]
     pub fn span_context(&self) -> SpanContext {
         self.inner.span_context().into()
     }

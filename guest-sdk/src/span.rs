@@ -704,7 +704,7 @@ impl<'a> SpanBuilder<'a> {
     /// Whether the span becomes the current span while open (default
     /// `true`). An inactive span does not adopt spans started while it is
     /// open, and the free functions such as
-    /// [`add_attributes`](crate::add_attributes) do not see it.
+    /// [`add_attributes`] do not see it.
     ///
     /// # Example
     ///
@@ -947,6 +947,7 @@ impl SpanGuard {
     /// let span = wasmtrace_sdk::span::start("job", []);
     /// println!("trace_id={} span_id={}", span.span_context().trace_id(), span.span_context().span_id());
     /// ```
+    #[must_use]
     pub fn span_context(&self) -> SpanContext {
         self.inner.span_context().into()
     }
@@ -963,6 +964,7 @@ impl SpanGuard {
     ///     span.set_attribute("template.size", 1024);
     /// }
     /// ```
+    #[must_use]
     pub fn is_recording(&self) -> bool {
         self.inner.is_recording()
     }
@@ -1040,6 +1042,10 @@ pub fn with_span<R>(
 /// status becomes `Error` with the error's message and an exception event is
 /// recorded (`exception.type` = `std::any::type_name::<E>()`). The result is
 /// returned unchanged.
+///
+/// # Errors
+///
+/// Returns `f`'s error, unchanged.
 ///
 /// # Example
 ///

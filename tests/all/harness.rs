@@ -40,7 +40,10 @@ fn sample_request(service: &str) -> ExportTraceServiceRequest {
         kv("bytes", AttrValue::Bytes(vec![0xde, 0xad])),
         kv(
             "map",
-            AttrValue::KvList(BTreeMap::from([("inner".to_string(), AttrValue::from("v"))])),
+            AttrValue::KvList(BTreeMap::from([(
+                "inner".to_string(),
+                AttrValue::from("v"),
+            )])),
         ),
     ];
     child.events = vec![Event {
@@ -86,7 +89,10 @@ fn assert_sample(spans: &[ReceivedSpan], service: &str) {
     assert_eq!(child.attr("count"), Some(&AttrValue::Int(42)));
     assert_eq!(child.attr("ratio"), Some(&AttrValue::Double(0.5)));
     assert_eq!(child.attr("list"), Some(&AttrValue::from(vec![1, 2, 3])));
-    assert_eq!(child.attr("bytes"), Some(&AttrValue::Bytes(vec![0xde, 0xad])));
+    assert_eq!(
+        child.attr("bytes"),
+        Some(&AttrValue::Bytes(vec![0xde, 0xad]))
+    );
     assert_eq!(
         child.attr("map").map(ToString::to_string).as_deref(),
         Some(r#"{inner: "v"}"#)
@@ -106,7 +112,10 @@ fn assert_sample(spans: &[ReceivedSpan], service: &str) {
 
     assert_eq!(child.scope.name, "wasmtrace.harness");
     assert_eq!(child.scope.version, "0.0.0-test");
-    assert_eq!(child.resource_attr("service.name"), Some(&AttrValue::from(service)));
+    assert_eq!(
+        child.resource_attr("service.name"),
+        Some(&AttrValue::from(service))
+    );
 }
 
 #[test]
@@ -128,7 +137,10 @@ fn receiver_accepts_http_protobuf() {
     let spans = receiver.wait_for_span_count(2, WAIT).unwrap();
     assert_sample(&spans, "http-svc");
     let counts = receiver.requests_by_transport();
-    assert_eq!((counts.grpc, counts.http_protobuf, counts.http_json), (0, 1, 0));
+    assert_eq!(
+        (counts.grpc, counts.http_protobuf, counts.http_json),
+        (0, 1, 0)
+    );
     let request = &receiver.requests()[0];
     assert_eq!(request.headers["content-type"], "application/x-protobuf");
 }
@@ -146,10 +158,14 @@ fn receiver_accepts_http_json() {
 fn receiver_accepts_gzip_http_and_rejects_garbage() {
     use prost::Message as _;
     let receiver = OtlpReceiver::start().unwrap();
-    let http = reqwest::blocking::Client::builder().no_proxy().build().unwrap();
+    let http = reqwest::blocking::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap();
 
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    gz.write_all(&sample_request("gzip-svc").encode_to_vec()).unwrap();
+    gz.write_all(&sample_request("gzip-svc").encode_to_vec())
+        .unwrap();
     let resp = http
         .post(receiver.http_traces_url())
         .header("content-type", "application/x-protobuf")
@@ -167,7 +183,10 @@ fn receiver_accepts_gzip_http_and_rejects_garbage() {
         .send()
         .unwrap();
     assert_eq!(resp.status(), 400);
-    let resp = http.post(format!("{}/v1/logs", receiver.http_endpoint())).send().unwrap();
+    let resp = http
+        .post(format!("{}/v1/logs", receiver.http_endpoint()))
+        .send()
+        .unwrap();
     assert_eq!(resp.status(), 404);
     assert_eq!(receiver.errors().len(), 2, "{:?}", receiver.errors());
     assert_eq!(receiver.requests().len(), 1);
@@ -243,7 +262,11 @@ fn rotel_forwards_grpc() {
         assert_eq!(request.transport, Transport::Grpc);
         // Our client neither compresses nor calls itself rotel: these prove
         // the spans went through rotel's exporter.
-        assert_eq!(request.headers["grpc-encoding"], "gzip", "{:?}", request.headers);
+        assert_eq!(
+            request.headers["grpc-encoding"], "gzip",
+            "{:?}",
+            request.headers
+        );
         assert!(
             request.headers["user-agent"].starts_with("Rotel"),
             "{:?}",
@@ -281,11 +304,32 @@ fn rotel_forwards_http() {
     }
 }
 
+/// The fallback observation path: rotel's blackhole exporter with its debug
+/// log of received traces.
+#[test]
+fn rotel_blackhole_logs_traces() {
+    let receiver = OtlpReceiver::start().unwrap();
+    let rotel = Rotel::start(RotelConfig {
+        exporter: RotelExporter::Blackhole,
+        ..RotelConfig::forwarding_to(&receiver)
+    })
+    .unwrap();
+    client::export_grpc(&rotel.grpc_endpoint(), sample_request("blackhole")).unwrap();
+    let logs = rotel.wait_for_log("Name           : child", WAIT).unwrap();
+    assert!(logs.contains("-> count: Int(42)"), "{logs}");
+    assert!(logs.contains("-> service.name: Str(blackhole)"), "{logs}");
+    assert!(receiver.spans().is_empty());
+}
+
 #[test]
 fn plugin_artifacts_exist() {
     assert!(
-        !wasmtrace_test_artifacts::ALL.is_empty(),
+        !wasmtrace_test_artifacts::PLUGINS.is_empty(),
         "no plugins under plugins/"
+    );
+    assert_eq!(
+        wasmtrace_test_artifacts::ALL.len(),
+        wasmtrace_test_artifacts::PLUGINS.len() + wasmtrace_test_artifacts::TEST_GUESTS.len()
     );
     for (name, path) in wasmtrace_test_artifacts::ALL {
         let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{name}: {path}: {e}"));

@@ -1,3 +1,4 @@
 //! wasmtrace's integration tests, in one binary (like wasmtime's `tests/all`).
 
+mod cli;
 mod harness;

@@ -30,10 +30,11 @@ pub fn export_grpc(
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let mut client = tokio::time::timeout(TIMEOUT, TraceServiceClient::connect(endpoint.to_string()))
-            .await
-            .with_context(|| format!("connecting to {endpoint} timed out"))?
-            .with_context(|| format!("connecting to {endpoint}"))?;
+        let mut client =
+            tokio::time::timeout(TIMEOUT, TraceServiceClient::connect(endpoint.to_string()))
+                .await
+                .with_context(|| format!("connecting to {endpoint} timed out"))?
+                .with_context(|| format!("connecting to {endpoint}"))?;
         let response = tokio::time::timeout(TIMEOUT, client.export(request))
             .await
             .with_context(|| format!("gRPC export to {endpoint} timed out"))?
@@ -69,10 +70,7 @@ pub fn export_http_protobuf(
     let status = response.status();
     let body = response.bytes()?;
     if status != reqwest::StatusCode::OK {
-        bail!(
-            "POST {url}: {status}: {}",
-            String::from_utf8_lossy(&body)
-        );
+        bail!("POST {url}: {status}: {}", String::from_utf8_lossy(&body));
     }
     ExportTraceServiceResponse::decode(&body[..]).context("decoding the export response")
 }
@@ -93,10 +91,7 @@ pub fn export_http_json(
     let status = response.status();
     let body = response.bytes()?;
     if status != reqwest::StatusCode::OK {
-        bail!(
-            "POST {url}: {status}: {}",
-            String::from_utf8_lossy(&body)
-        );
+        bail!("POST {url}: {status}: {}", String::from_utf8_lossy(&body));
     }
     serde_json::from_slice(&body).context("decoding the export response")
 }
@@ -162,7 +157,11 @@ pub fn span(name: &str, trace_id: [u8; 16], span_id: [u8; 8], parent: Option<[u8
 
 /// An export request carrying `spans` under one resource (with
 /// `service.name = service_name`) and one scope named `scope_name`.
-pub fn request(service_name: &str, scope_name: &str, spans: Vec<Span>) -> ExportTraceServiceRequest {
+pub fn request(
+    service_name: &str,
+    scope_name: &str,
+    spans: Vec<Span>,
+) -> ExportTraceServiceRequest {
     ExportTraceServiceRequest {
         resource_spans: vec![ResourceSpans {
             resource: Some(Resource {

@@ -8,6 +8,8 @@
 //!   process, typically forwarding to an [`OtlpReceiver`].
 //! - [`client`]: tiny OTLP exporters and request builders for smoke tests.
 
+#![warn(missing_docs)]
+
 pub mod client;
 pub mod receiver;
 pub mod rotel;

@@ -352,7 +352,9 @@ async fn serve(
     let (grpc, http) = match listeners {
         Ok(l) => l,
         Err(e) => {
-            let _ = ready.send(Err(anyhow::Error::new(e).context("registering the listeners")));
+            let _ = ready.send(Err(
+                anyhow::Error::new(e).context("registering the listeners")
+            ));
             return;
         }
     };
@@ -420,11 +422,10 @@ async fn serve_http(shared: Arc<Shared>, listener: tokio::net::TcpListener) {
                 let shared = shared.clone();
                 async move { Ok::<_, Infallible>(handle_http(&shared, req).await) }
             });
-            let _ = hyper_util::server::conn::auto::Builder::new(
-                hyper_util::rt::TokioExecutor::new(),
-            )
-            .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-            .await;
+            let _ =
+                hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
         });
     }
 }
@@ -456,7 +457,10 @@ async fn handle_http_inner(
     if req.uri().path() != "/v1/traces" {
         return Err((
             StatusCode::NOT_FOUND,
-            format!("no such path {} (traces go to /v1/traces)", req.uri().path()),
+            format!(
+                "no such path {} (traces go to /v1/traces)",
+                req.uri().path()
+            ),
         ));
     }
     if req.method() != http::Method::POST {

@@ -97,7 +97,10 @@ impl Rotel {
             if is_executable(&p) {
                 return Ok(p);
             }
-            bail!("{ROTEL_AGENT_ENV}={} is not an executable file", p.display());
+            bail!(
+                "{ROTEL_AGENT_ENV}={} is not an executable file",
+                p.display()
+            );
         }
         let mut looked = Vec::new();
         if let Some(path) = std::env::var_os("PATH") {
@@ -219,21 +222,30 @@ impl Rotel {
         }
         args.extend(config.extra_args.iter().cloned());
 
-        let stdout = fs::File::create(dir.join("stdout.log"))?;
-        let stderr = fs::File::create(dir.join("stderr.log"))?;
         let command_line = std::iter::once(binary.display().to_string())
             .chain(args.iter().cloned())
             .collect::<Vec<_>>()
             .join(" ");
-        let child = Command::new(binary)
-            .args(&args)
-            .env_remove("ROTEL_DAEMON")
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(stdout)
-            .stderr(stderr)
-            .spawn()
-            .with_context(|| format!("spawning {command_line}"))?;
+        let spawned = (|| {
+            let stdout = fs::File::create(dir.join("stdout.log"))?;
+            let stderr = fs::File::create(dir.join("stderr.log"))?;
+            Command::new(binary)
+                .args(&args)
+                // Stay in the foreground so that we own the process.
+                .env_remove("ROTEL_DAEMON")
+                .env("NO_COLOR", "1")
+                .stdin(Stdio::null())
+                .stdout(stdout)
+                .stderr(stderr)
+                .spawn()
+        })();
+        let child = match spawned {
+            Ok(child) => child,
+            Err(e) => {
+                let _ = fs::remove_dir_all(&dir);
+                return Err(anyhow::Error::new(e).context(format!("spawning {command_line}")));
+            }
+        };
         let mut rotel = Rotel {
             child,
             grpc_addr,
@@ -302,6 +314,22 @@ impl Rotel {
             }
         }
         out
+    }
+
+    /// Waits until [`logs`](Self::logs) contains `needle` (with the
+    /// blackhole exporter, received spans are printed there) and returns them.
+    pub fn wait_for_log(&self, needle: &str, timeout: Duration) -> anyhow::Result<String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let logs = self.logs();
+            if logs.contains(needle) {
+                return Ok(logs);
+            }
+            if Instant::now() >= deadline {
+                bail!("rotel did not log {needle:?} within {timeout:?}\n{logs}");
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
     }
 
     /// Whether the process is still running.
