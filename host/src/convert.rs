@@ -141,7 +141,10 @@ mod tests {
         ];
         let (kept, dropped) = guest_attributes(attrs);
         assert_eq!(dropped, 3);
-        assert_eq!(kept, vec![KeyValue::new("items", Value::Array(vec![1i64, 2].into()))]);
+        assert_eq!(
+            kept,
+            vec![KeyValue::new("items", Value::Array(vec![1i64, 2].into()))]
+        );
     }
 
     #[test]
@@ -156,7 +159,13 @@ mod tests {
         let parsed = span_context_from_guest(&good).expect("valid");
         let back = wit::SpanContext::from(&parsed);
         assert_eq!(
-            (back.trace_id, back.span_id, back.trace_flags, back.trace_state, back.is_remote),
+            (
+                back.trace_id,
+                back.span_id,
+                back.trace_flags,
+                back.trace_state,
+                back.is_remote
+            ),
             (
                 good.trace_id.clone(),
                 good.span_id.clone(),
@@ -177,7 +186,10 @@ mod tests {
                 span_id: span_id.into(),
                 ..good.clone()
             };
-            assert!(span_context_from_guest(&bad).is_none(), "{trace_id}/{span_id}");
+            assert!(
+                span_context_from_guest(&bad).is_none(),
+                "{trace_id}/{span_id}"
+            );
         }
     }
 }

@@ -146,7 +146,8 @@ impl HostSpan for WasmtraceCtx {
     }
 
     fn is_recording(&mut self, span: Resource<GuestSpan>) -> bool {
-        self.open_span(&span).is_some_and(|s| s.cx.span().is_recording())
+        self.open_span(&span)
+            .is_some_and(|s| s.cx.span().is_recording())
     }
 
     fn end(&mut self, span: Resource<GuestSpan>) {

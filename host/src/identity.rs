@@ -114,6 +114,9 @@ mod tests {
         module.extend_from_slice(name);
         module.extend_from_slice(payload);
         let id = PluginIdentity::from_component_bytes(&module, "fallback");
-        assert_eq!((id.name.as_str(), id.version.as_deref()), ("demo", Some("1.2.3")));
+        assert_eq!(
+            (id.name.as_str(), id.version.as_deref()),
+            ("demo", Some("1.2.3"))
+        );
     }
 }

@@ -39,8 +39,8 @@ mod propagation;
 mod runtime;
 pub mod telemetry;
 
-pub use ctx::{add_to_linker, GuestFailure, WasmtraceCtx, WasmtraceView};
+pub use ctx::{GuestFailure, WasmtraceCtx, WasmtraceView, add_to_linker};
 pub use guest_spans::GuestSpan;
-pub use identity::{PluginIdentity, ATTR_COMPONENT_SHA256, ATTR_INSTANCE_ID, PLUGIN_SECTION};
-pub use propagation::{GuestContext, GuestContextGuard, Propagators, OTEL_PROPAGATORS};
+pub use identity::{ATTR_COMPONENT_SHA256, ATTR_INSTANCE_ID, PLUGIN_SECTION, PluginIdentity};
+pub use propagation::{GuestContext, GuestContextGuard, OTEL_PROPAGATORS, Propagators};
 pub use runtime::{InvocationError, Plugin, PluginState, Runtime, RuntimeConfig};

@@ -4,9 +4,9 @@
 use crate::bindings::propagation::{Host, HostContext, HostContextGuard};
 use crate::bindings::types::SpanContext as WitSpanContext;
 use crate::ctx::{Active, ActiveKey, WasmtraceCtx};
+use opentelemetry::Context;
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
 use opentelemetry::trace::TraceContextExt;
-use opentelemetry::Context;
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 use wasmtime::component::Resource;
 
@@ -66,8 +66,15 @@ impl Propagators {
                     names.push("baggage");
                 }
                 "tracecontext" | "baggage" => {}
-                "none" => return Self { propagators: Vec::new(), names: vec!["none"] },
-                other => eprintln!("wasmtrace: ignoring unsupported propagator {other:?} in {OTEL_PROPAGATORS}"),
+                "none" => {
+                    return Self {
+                        propagators: Vec::new(),
+                        names: vec!["none"],
+                    };
+                }
+                other => eprintln!(
+                    "wasmtrace: ignoring unsupported propagator {other:?} in {OTEL_PROPAGATORS}"
+                ),
             }
         }
         Self { propagators, names }
@@ -91,9 +98,9 @@ impl Propagators {
     /// W3C specs say, never an error.
     pub fn extract(&self, carrier: &[(String, String)]) -> Context {
         let carrier = CarrierRef(carrier);
-        self.propagators
-            .iter()
-            .fold(Context::new(), |cx, p| p.extract_with_context(&cx, &carrier))
+        self.propagators.iter().fold(Context::new(), |cx, p| {
+            p.extract_with_context(&cx, &carrier)
+        })
     }
 }
 
@@ -184,20 +191,28 @@ mod tests {
     use super::*;
 
     fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
-        p.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        p.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn extract_then_inject_round_trips_w3c_headers() {
         let props = Propagators::default();
         let cx = props.extract(&pairs(&[
-            ("TraceParent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+            (
+                "TraceParent",
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            ),
             ("tracestate", "congo=t61rcWkgMzE"),
             ("baggage", "user=alice"),
         ]));
         let sc = cx.span().span_context().clone();
         assert!(sc.is_remote() && sc.is_sampled());
-        assert_eq!(sc.trace_id().to_string(), "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(
+            sc.trace_id().to_string(),
+            "4bf92f3577b34da6a3ce929d0e0e4736"
+        );
         let out = props.inject(&cx);
         assert!(out.contains(&(
             "traceparent".into(),
@@ -223,7 +238,14 @@ mod tests {
 
     #[test]
     fn otel_propagators_none_and_unknown() {
-        assert!(Propagators::parse("none").inject(&Context::new()).is_empty());
-        assert_eq!(Propagators::parse("b3, tracecontext").names(), ["tracecontext"]);
+        assert!(
+            Propagators::parse("none")
+                .inject(&Context::new())
+                .is_empty()
+        );
+        assert_eq!(
+            Propagators::parse("b3, tracecontext").names(),
+            ["tracecontext"]
+        );
     }
 }

@@ -4,13 +4,13 @@
 use crate::ctx::{GuestFailure, WasmtraceCtx, WasmtraceView};
 use crate::identity::PluginIdentity;
 use crate::propagation::Propagators;
-use anyhow::{bail, Context as _};
+use anyhow::{Context as _, bail};
 use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer, TracerProvider};
 use opentelemetry::{Context, InstrumentationScope, KeyValue};
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use wasmtime::component::{Component, InstancePre, Linker, ResourceTable};
 use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder, Trap, WasmBacktrace};
@@ -47,7 +47,9 @@ pub struct Runtime {
 
 impl std::fmt::Debug for Runtime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Runtime").field("config", &self.config).finish_non_exhaustive()
+        f.debug_struct("Runtime")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
     }
 }
 
@@ -69,7 +71,9 @@ pub struct PluginState {
 
 impl std::fmt::Debug for PluginState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PluginState").field("tracing", &self.tracing).finish_non_exhaustive()
+        f.debug_struct("PluginState")
+            .field("tracing", &self.tracing)
+            .finish_non_exhaustive()
     }
 }
 
@@ -105,7 +109,9 @@ pub struct Plugin {
 
 impl std::fmt::Debug for Plugin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Plugin").field("identity", &self.identity).finish_non_exhaustive()
+        f.debug_struct("Plugin")
+            .field("identity", &self.identity)
+            .finish_non_exhaustive()
     }
 }
 
@@ -126,7 +132,9 @@ impl std::fmt::Display for InvocationError {
         match self {
             Self::Failed(msg) => write!(f, "plugin returned an error: {msg}"),
             Self::Exit(code) => write!(f, "plugin exited with status {code}"),
-            Self::Crashed(failure) => write!(f, "plugin crashed ({}): {}", failure.kind, failure.message),
+            Self::Crashed(failure) => {
+                write!(f, "plugin crashed ({}): {}", failure.kind, failure.message)
+            }
         }
     }
 }
@@ -143,10 +151,14 @@ impl Runtime {
         wasm.concurrency_support(false);
         wasm.consume_fuel(config.fuel.is_some());
         wasm.epoch_interruption(config.deadline.is_some());
-        let engine = Engine::new(&wasm).map_err(anyhow::Error::from).context("configuring wasmtime")?;
+        let engine = Engine::new(&wasm)
+            .map_err(anyhow::Error::from)
+            .context("configuring wasmtime")?;
 
         let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(anyhow::Error::from).context("linking WASI")?;
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+            .map_err(anyhow::Error::from)
+            .context("linking WASI")?;
         crate::add_to_linker(&mut linker).context("linking wasmtrace:tracing")?;
 
         let ticker = config.deadline.map(|_| {
@@ -192,7 +204,8 @@ impl Runtime {
 
     /// Loads and compiles a plugin from a file.
     pub fn load_file(&self, path: &Path) -> anyhow::Result<Plugin> {
-        let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let bytes =
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
         let name = path
             .file_stem()
             .and_then(|s| s.to_str())
@@ -205,12 +218,16 @@ impl Runtime {
     /// when the component carries no `wasmtrace-plugin` section.
     pub fn load(&self, bytes: &[u8], fallback_name: &str) -> anyhow::Result<Plugin> {
         if wasmparser::Parser::is_core_wasm(bytes) {
-            bail!("this is a core WebAssembly module, not a component (build it for wasm32-wasip2, or wrap it with `wasm-tools component new`)");
+            bail!(
+                "this is a core WebAssembly module, not a component (build it for wasm32-wasip2, or wrap it with `wasm-tools component new`)"
+            );
         }
         if !wasmparser::Parser::is_component(bytes) {
             bail!("not a WebAssembly component (bad magic number)");
         }
-        let component = Component::new(&self.engine, bytes).map_err(anyhow::Error::from).context("invalid component")?;
+        let component = Component::new(&self.engine, bytes)
+            .map_err(anyhow::Error::from)
+            .context("invalid component")?;
         let identity = PluginIdentity::from_component_bytes(bytes, fallback_name);
         let pre: InstancePre<PluginState> = self
             .linker
@@ -222,14 +239,21 @@ impl Runtime {
             .exports(&self.engine)
             .map(|(name, _)| name.to_owned())
             .collect();
-        let entry = if exports.iter().any(|e| e.starts_with("wasmtrace:tracing/handler@")) {
+        let entry = if exports
+            .iter()
+            .any(|e| e.starts_with("wasmtrace:tracing/handler@"))
+        {
             Entry::Handler(crate::bindings::PluginPre::new(pre)?)
         } else if exports.iter().any(|e| e.starts_with("wasi:cli/run@")) {
             Entry::Command(CommandPre::new(pre)?)
         } else {
             bail!(
                 "the component exports neither wasmtrace:tracing/handler nor wasi:cli/run (it exports: {})",
-                if exports.is_empty() { "nothing".to_owned() } else { exports.join(", ") }
+                if exports.is_empty() {
+                    "nothing".to_owned()
+                } else {
+                    exports.join(", ")
+                }
             );
         };
         Ok(Plugin {
@@ -242,7 +266,9 @@ impl Runtime {
     fn new_store(&self, plugin: &Plugin) -> Store<PluginState> {
         let mut wasi = WasiCtxBuilder::new();
         // Sandbox: no pre-opened directories, no sockets, no name lookups.
-        wasi.allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false);
+        wasi.allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false);
         wasi.args(&[plugin.identity.name.as_str()]);
         if self.config.inherit_stdio {
             wasi.inherit_stdout().inherit_stderr();
@@ -316,10 +342,9 @@ impl Runtime {
         store.data_mut().tracing.set_parent(cx.clone());
 
         let result = match &plugin.entry {
-            Entry::Handler(pre) => pre.instantiate(&mut store).and_then(|p| {
-                p.wasmtrace_tracing_handler()
-                    .call_handle(&mut store, input)
-            }),
+            Entry::Handler(pre) => pre
+                .instantiate(&mut store)
+                .and_then(|p| p.wasmtrace_tracing_handler().call_handle(&mut store, input)),
             Entry::Command(pre) => pre.instantiate(&mut store).and_then(|c| {
                 c.wasi_cli_run()
                     .call_run(&mut store)

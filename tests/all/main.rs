@@ -1,4 +1,5 @@
 //! wasmtrace's integration tests, in one binary (like wasmtime's `tests/all`).
 
 mod cli;
+mod embedding;
 mod harness;

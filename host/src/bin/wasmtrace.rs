@@ -2,8 +2,8 @@
 
 use anyhow::bail;
 use clap::{Parser, Subcommand};
-use opentelemetry::trace::TraceContextExt;
 use opentelemetry::Context;
+use opentelemetry::trace::TraceContextExt;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -14,7 +14,11 @@ use wasmtrace::{InvocationError, Runtime, RuntimeConfig};
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Parser)]
-#[command(name = "wasmtrace", version, about = "Run sandboxed WebAssembly plugins and trace them with OpenTelemetry")]
+#[command(
+    name = "wasmtrace",
+    version,
+    about = "Run sandboxed WebAssembly plugins and trace them with OpenTelemetry"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -138,7 +142,9 @@ fn parent_context(args: &RunArgs) -> anyhow::Result<Context> {
     }
     let cx = wasmtrace::Propagators::parse("tracecontext").extract(&carrier);
     if !cx.span().span_context().is_valid() {
-        bail!("--traceparent {traceparent:?} is not a valid W3C traceparent (expected 00-<32 hex>-<16 hex>-<2 hex>)");
+        bail!(
+            "--traceparent {traceparent:?} is not a valid W3C traceparent (expected 00-<32 hex>-<16 hex>-<2 hex>)"
+        );
     }
     Ok(cx)
 }

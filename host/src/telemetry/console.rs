@@ -1,7 +1,7 @@
 //! The embedded default: finished traces printed as indented trees.
 
-use opentelemetry::trace::{SpanId, Status, TraceId};
 use opentelemetry::Value;
+use opentelemetry::trace::{SpanId, Status, TraceId};
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 use std::collections::HashMap;
@@ -20,7 +20,8 @@ pub struct ConsoleTreeExporter {
 
 impl std::fmt::Debug for ConsoleTreeExporter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ConsoleTreeExporter").finish_non_exhaustive()
+        f.debug_struct("ConsoleTreeExporter")
+            .finish_non_exhaustive()
     }
 }
 
@@ -139,8 +140,17 @@ fn render_span(
         .end_time
         .duration_since(span.start_time)
         .unwrap_or_default();
-    let _ = write!(out, "{prefix}{branch}{}  {}", span.name, fmt_duration(duration));
-    for kv in span.attributes.iter().filter(|kv| !kv.key.as_str().starts_with("wasmtrace.")) {
+    let _ = write!(
+        out,
+        "{prefix}{branch}{}  {}",
+        span.name,
+        fmt_duration(duration)
+    );
+    for kv in span
+        .attributes
+        .iter()
+        .filter(|kv| !kv.key.as_str().starts_with("wasmtrace."))
+    {
         let _ = write!(out, "  {}={}", kv.key, fmt_value(&kv.value));
     }
     match &span.status {
@@ -160,7 +170,12 @@ fn render_span(
             .duration_since(span.start_time)
             .unwrap_or_default();
         let rail = if has_kids { "│  " } else { "   " };
-        let _ = write!(out, "{child_prefix}{rail}• {} +{}", event.name, fmt_duration(at));
+        let _ = write!(
+            out,
+            "{child_prefix}{rail}• {} +{}",
+            event.name,
+            fmt_duration(at)
+        );
         for kv in &event.attributes {
             let value = fmt_value(&kv.value);
             let value = match value.split_once('\n') {
@@ -223,7 +238,10 @@ mod tests {
             name: name.to_owned().into(),
             start_time: at(start),
             end_time: at(end),
-            attributes: vec![KeyValue::new("n", 3i64), KeyValue::new("wasmtrace.instance.id", "x")],
+            attributes: vec![
+                KeyValue::new("n", 3i64),
+                KeyValue::new("wasmtrace.instance.id", "x"),
+            ],
             dropped_attributes_count: 0,
             events: SpanEvents::default(),
             links: SpanLinks::default(),

@@ -5,14 +5,14 @@
 mod console;
 mod otlp_json;
 
-pub use console::{render_traces, ConsoleTreeExporter};
+pub use console::{ConsoleTreeExporter, render_traces};
 pub use otlp_json::OtlpJsonFileExporter;
 
-use anyhow::{bail, Context as _};
+use anyhow::{Context as _, bail};
 use opentelemetry::KeyValue;
 use opentelemetry_otlp::{Protocol, WithExportConfig};
-use opentelemetry_sdk::trace::{BatchSpanProcessor, Sampler, SdkTracerProvider};
 use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::trace::{BatchSpanProcessor, Sampler, SdkTracerProvider};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -49,14 +49,19 @@ impl TracesExporter {
     /// otherwise OTLP when an OTLP endpoint variable is set, and the
     /// embedded console default when none is.
     pub fn from_env() -> anyhow::Result<Self> {
-        let endpoint_set = [OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT]
-            .iter()
-            .any(|v| env_value(v).is_some());
+        let endpoint_set = [
+            OTEL_EXPORTER_OTLP_ENDPOINT,
+            OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
+        ]
+        .iter()
+        .any(|v| env_value(v).is_some());
         match env_value(OTEL_TRACES_EXPORTER).as_deref() {
             Some("otlp") => Ok(Self::Otlp(protocol_from_env()?)),
             Some("console") => Ok(Self::Console),
             Some("none") => Ok(Self::None),
-            Some(other) => bail!("{OTEL_TRACES_EXPORTER}={other:?} is not supported (use otlp, console or none)"),
+            Some(other) => bail!(
+                "{OTEL_TRACES_EXPORTER}={other:?} is not supported (use otlp, console or none)"
+            ),
             None if endpoint_set => Ok(Self::Otlp(protocol_from_env()?)),
             None => Ok(Self::Console),
         }
@@ -213,7 +218,8 @@ impl TelemetryBuilder {
                         .build()
                         .context("configuring the OTLP/HTTP exporter")?,
                 };
-                builder = builder.with_span_processor(BatchSpanProcessor::builder(span_exporter).build());
+                builder =
+                    builder.with_span_processor(BatchSpanProcessor::builder(span_exporter).build());
             }
             TracesExporter::Console => {
                 builder = builder.with_batch_exporter(ConsoleTreeExporter::stderr());
@@ -247,7 +253,10 @@ impl TelemetryBuilder {
             builder = builder.with_service_name(self.service_name.clone());
         }
         if !env_has("service.version") {
-            builder = builder.with_attribute(KeyValue::new("service.version", self.service_version.clone()));
+            builder = builder.with_attribute(KeyValue::new(
+                "service.version",
+                self.service_version.clone(),
+            ));
         }
         builder.build()
     }

@@ -4,9 +4,9 @@
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
 use opentelemetry_proto::transform::trace::tonic::group_spans_by_resource_and_scope;
+use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
-use opentelemetry_sdk::Resource;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -44,13 +44,16 @@ impl SpanExporter for OtlpJsonFileExporter {
         let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
         writeln!(file, "{line}")
             .and_then(|()| file.flush())
-            .map_err(|e| OTelSdkError::InternalFailure(format!("writing {}: {e}", self.path.display())))
+            .map_err(|e| {
+                OTelSdkError::InternalFailure(format!("writing {}: {e}", self.path.display()))
+            })
     }
 
     fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
         let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
-        file.flush()
-            .map_err(|e| OTelSdkError::InternalFailure(format!("writing {}: {e}", self.path.display())))
+        file.flush().map_err(|e| {
+            OTelSdkError::InternalFailure(format!("writing {}: {e}", self.path.display()))
+        })
     }
 
     fn set_resource(&mut self, resource: &Resource) {

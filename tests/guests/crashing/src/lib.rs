@@ -8,9 +8,15 @@
 use wasmtrace_sdk::{Span, attrs};
 
 fn handle(input: String) -> Result<String, String> {
-    let outer = Span::builder("outer").attributes(attrs! { "depth" => 1 }).start();
-    let middle = Span::builder("middle").attributes(attrs! { "depth" => 2 }).start();
-    let inner = Span::builder("inner").attributes(attrs! { "depth" => 3 }).start();
+    let outer = Span::builder("outer")
+        .attributes(attrs! { "depth" => 1 })
+        .start();
+    let middle = Span::builder("middle")
+        .attributes(attrs! { "depth" => 2 })
+        .start();
+    let inner = Span::builder("inner")
+        .attributes(attrs! { "depth" => 3 })
+        .start();
     match input.as_str() {
         "trap" => panic!("plugin gave up with three spans open"),
         "loop" => {

@@ -1,0 +1,115 @@
+//! The host library as an embedder uses it: plugin spans inside the
+//! embedder's own request span, exported over real OTLP/HTTP.
+
+use opentelemetry::trace::{SpanKind, TraceContextExt, Tracer, TracerProvider};
+use opentelemetry::{Context, KeyValue};
+use opentelemetry_otlp::{Protocol, WithExportConfig};
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use std::time::Duration;
+use wasmtrace::{InvocationError, Runtime, RuntimeConfig};
+use wasmtrace_test_artifacts::{CRASHING, QUICKSTART};
+use wasmtrace_test_support::{AttrValue, OtlpReceiver, SpanKind as Kind, SpanTree, StatusCode};
+
+fn provider_for(rx: &OtlpReceiver) -> SdkTracerProvider {
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .with_protocol(Protocol::HttpBinary)
+        .with_endpoint(rx.http_traces_url())
+        .build()
+        .unwrap();
+    SdkTracerProvider::builder()
+        .with_simple_exporter(exporter)
+        .build()
+}
+
+#[test]
+fn plugin_spans_nest_under_the_embedders_request_span() {
+    let rx = OtlpReceiver::start().unwrap();
+    let provider = provider_for(&rx);
+    let runtime = Runtime::new(&provider, RuntimeConfig::default()).unwrap();
+    let plugin = runtime.load_file(QUICKSTART.as_ref()).unwrap();
+    assert_eq!(plugin.identity().name, "quickstart");
+    assert_eq!(plugin.identity().version.as_deref(), Some("0.1.0"));
+
+    let tracer = provider.tracer("embedder");
+    let request = tracer
+        .span_builder("GET /words")
+        .with_kind(SpanKind::Server)
+        .with_attributes([KeyValue::new("http.request.method", "GET")])
+        .start(&tracer);
+    let cx = Context::current_with_span(request);
+    let first = runtime.invoke(&plugin, "a b c", &cx).unwrap();
+    let second = runtime.invoke(&plugin, "d e", &cx).unwrap();
+    assert!(first.starts_with("3 words") && second.starts_with("2 words"));
+    cx.span().end();
+    provider.shutdown().unwrap();
+
+    let spans = rx.wait_for_span_count(11, Duration::from_secs(10)).unwrap();
+    let tree = SpanTree::new(&spans);
+    tree.assert_single_trace();
+    let root = tree.find("GET /words").unwrap();
+    assert_eq!(root.kind, Kind::Server);
+    assert_eq!(root.scope.name, "embedder");
+    let invocations = tree.children_of(&root.span_id);
+    assert_eq!(invocations.len(), 2, "{}", tree.render_redacted());
+    let mut instance_ids = Vec::new();
+    for invoke in invocations {
+        assert_eq!(invoke.name, "invoke quickstart");
+        let request = tree.children_of(&invoke.span_id);
+        assert_eq!(request.len(), 1);
+        assert_eq!(request[0].name, "handle_request");
+        instance_ids.push(request[0].attr("wasmtrace.instance.id").cloned());
+        assert_eq!(
+            invoke.attr("wasmtrace.instance.id"),
+            request[0].attr("wasmtrace.instance.id")
+        );
+    }
+    // Each invocation is a fresh instance, with its own id.
+    assert_ne!(instance_ids[0], instance_ids[1]);
+    assert_eq!(
+        tree.render_redacted(),
+        "GET /words\n  invoke quickstart\n    handle_request\n      validate_request\n      \
+         process_business_logic\n      send_response\n  invoke quickstart\n    handle_request\n      \
+         validate_request\n      process_business_logic\n      send_response\n"
+    );
+}
+
+#[test]
+fn a_trap_ends_open_spans_and_the_next_call_works() {
+    let rx = OtlpReceiver::start().unwrap();
+    let provider = provider_for(&rx);
+    let runtime = Runtime::new(&provider, RuntimeConfig::default()).unwrap();
+    let plugin = runtime.load_file(CRASHING.as_ref()).unwrap();
+
+    let err = runtime
+        .invoke(&plugin, "trap", &Context::new())
+        .unwrap_err();
+    let InvocationError::Crashed(failure) = err else {
+        panic!("expected a crash, got {err}")
+    };
+    assert_eq!(failure.kind, "wasm.trap");
+    assert!(failure.backtrace.is_some());
+    // The same plugin keeps serving.
+    assert_eq!(
+        runtime.invoke(&plugin, "ok", &Context::new()).unwrap(),
+        "fine"
+    );
+    provider.shutdown().unwrap();
+
+    let spans = rx.wait_for_span_count(8, Duration::from_secs(10)).unwrap();
+    let errored: Vec<_> = spans
+        .iter()
+        .filter(|s| s.status_code == StatusCode::Error)
+        .collect();
+    assert_eq!(errored.len(), 4, "three guest spans and the invocation");
+    let ok: Vec<_> = spans
+        .iter()
+        .filter(|s| s.status_code == StatusCode::Unset && s.scope.name == "crashing")
+        .collect();
+    assert_eq!(ok.len(), 3);
+    assert!(
+        spans
+            .iter()
+            .any(|s| s.attr("wasmtrace.outcome") == Some(&AttrValue::from("ok")))
+    );
+}
