@@ -125,7 +125,7 @@ impl WasmtraceCtx {
             .filter(|(_, s)| !s.ended)
             .map(|(key, s)| (s.sequence, key))
             .collect();
-        open.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+        open.sort_unstable_by_key(|&(sequence, _)| std::cmp::Reverse(sequence));
         for &(_, key) in &open {
             let span = &mut self.spans[key];
             let span_ref = span.cx.span();
