@@ -54,17 +54,14 @@ fn traces_url(endpoint: &str) -> String {
     format!("{}/v1/traces", endpoint.trim_end_matches('/'))
 }
 
-/// Sends `request` as OTLP/HTTP protobuf to `{endpoint}/v1/traces` and
-/// decodes the response; fails unless the status is 200.
-pub fn export_http_protobuf(
-    endpoint: &str,
-    request: &ExportTraceServiceRequest,
-) -> anyhow::Result<ExportTraceServiceResponse> {
+/// POSTs an OTLP/HTTP body to `{endpoint}/v1/traces`; fails unless the
+/// status is 200, and returns the response body.
+fn post_traces(endpoint: &str, content_type: &str, body: Vec<u8>) -> anyhow::Result<Vec<u8>> {
     let url = traces_url(endpoint);
     let response = http_client()?
         .post(&url)
-        .header("content-type", "application/x-protobuf")
-        .body(request.encode_to_vec())
+        .header("content-type", content_type)
+        .body(body)
         .send()
         .with_context(|| format!("POST {url}"))?;
     let status = response.status();
@@ -72,6 +69,16 @@ pub fn export_http_protobuf(
     if status != reqwest::StatusCode::OK {
         bail!("POST {url}: {status}: {}", String::from_utf8_lossy(&body));
     }
+    Ok(body.to_vec())
+}
+
+/// Sends `request` as OTLP/HTTP protobuf to `{endpoint}/v1/traces` and
+/// decodes the response; fails unless the status is 200.
+pub fn export_http_protobuf(
+    endpoint: &str,
+    request: &ExportTraceServiceRequest,
+) -> anyhow::Result<ExportTraceServiceResponse> {
+    let body = post_traces(endpoint, "application/x-protobuf", request.encode_to_vec())?;
     ExportTraceServiceResponse::decode(&body[..]).context("decoding the export response")
 }
 
@@ -81,18 +88,7 @@ pub fn export_http_json(
     endpoint: &str,
     request: &ExportTraceServiceRequest,
 ) -> anyhow::Result<ExportTraceServiceResponse> {
-    let url = traces_url(endpoint);
-    let response = http_client()?
-        .post(&url)
-        .header("content-type", "application/json")
-        .body(serde_json::to_vec(request)?)
-        .send()
-        .with_context(|| format!("POST {url}"))?;
-    let status = response.status();
-    let body = response.bytes()?;
-    if status != reqwest::StatusCode::OK {
-        bail!("POST {url}: {status}: {}", String::from_utf8_lossy(&body));
-    }
+    let body = post_traces(endpoint, "application/json", serde_json::to_vec(request)?)?;
     serde_json::from_slice(&body).context("decoding the export response")
 }
 
