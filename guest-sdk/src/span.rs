@@ -580,8 +580,15 @@ pub struct SpanBuilder<'a> {
     kind: SpanKind,
     attributes: Vec<KeyValue>,
     links: Vec<Link>,
-    parent: Option<&'a Context>,
+    parent: Option<ParentRef<'a>>,
     activate: bool,
+}
+
+/// What a [`SpanBuilder`] was told to use as parent.
+#[derive(Debug, Clone, Copy)]
+enum ParentRef<'a> {
+    Context(&'a Context),
+    Span(&'a SpanGuard),
 }
 
 impl<'a> SpanBuilder<'a> {
@@ -697,7 +704,23 @@ impl<'a> SpanBuilder<'a> {
     /// let _span = Span::builder("background_job").parent(&root).start();
     /// ```
     pub fn parent(mut self, parent: &'a Context) -> Self {
-        self.parent = Some(parent);
+        self.parent = Some(ParentRef::Context(parent));
+        self
+    }
+
+    /// Makes the span a child of `parent`, even if `parent` is not active
+    /// (started with [`activate(false)`](Self::activate)).
+    ///
+    /// # Example
+    ///
+    /// ```no_run
+    /// use wasmtrace_sdk::Span;
+    ///
+    /// let background = Span::builder("refresh").activate(false).start();
+    /// let _step = Span::builder("refresh.step").child_of(&background).start();
+    /// ```
+    pub fn child_of(mut self, parent: &'a SpanGuard) -> Self {
+        self.parent = Some(ParentRef::Span(parent));
         self
     }
 
@@ -735,7 +758,8 @@ impl<'a> SpanBuilder<'a> {
     /// ```
     pub fn start(self) -> SpanGuard {
         let parent = match self.parent {
-            Some(cx) => wit_tracing::Parent::Explicit(cx.as_wit()),
+            Some(ParentRef::Context(cx)) => wit_tracing::Parent::Explicit(cx.as_wit()),
+            Some(ParentRef::Span(span)) => wit_tracing::Parent::Span(&span.inner),
             None => wit_tracing::Parent::Current,
         };
         let options = wit_tracing::StartOptions {

@@ -66,6 +66,9 @@ impl WasmtraceCtx {
                 .get(handle.rep() as usize)
                 .cloned()
                 .unwrap_or_default(),
+            Parent::Span(handle) => self
+                .span(handle)
+                .map_or_else(|| self.current_context().clone(), |s| s.cx.clone()),
         };
         let (mut attributes, _) = guest_attributes(options.attributes);
         attributes.extend(self.identity_attributes.iter().cloned());

@@ -113,3 +113,40 @@ fn a_trap_ends_open_spans_and_the_next_call_works() {
             .any(|s| s.attr("wasmtrace.outcome") == Some(&AttrValue::from("ok")))
     );
 }
+
+#[test]
+fn explicit_parents_inactive_spans_carriers_and_new_roots() {
+    let rx = OtlpReceiver::start().unwrap();
+    let provider = provider_for(&rx);
+    let runtime = Runtime::new(&provider, RuntimeConfig::default()).unwrap();
+    let plugin = runtime
+        .load_file(wasmtrace_test_artifacts::PARENTING.as_ref())
+        .unwrap();
+    let tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    assert_eq!(runtime.invoke(&plugin, tp, &Context::new()).unwrap(), "ok");
+    provider.shutdown().unwrap();
+
+    let spans = rx.wait_for_span_count(6, Duration::from_secs(10)).unwrap();
+    let find = |name: &str| spans.iter().find(|s| s.name == name).unwrap();
+    let invoke = find("invoke parenting");
+    let background = find("background");
+    assert_eq!(
+        background.parent_span_id.as_deref(),
+        Some(invoke.span_id.as_str())
+    );
+    assert_eq!(
+        find("sibling").parent_span_id.as_deref(),
+        Some(invoke.span_id.as_str())
+    );
+    assert_eq!(
+        find("background.step").parent_span_id.as_deref(),
+        Some(background.span_id.as_str())
+    );
+    let remote = find("remote.child");
+    assert_eq!(remote.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+    assert_eq!(remote.parent_span_id.as_deref(), Some("00f067aa0ba902b7"));
+    let root = find("new.root");
+    assert_eq!(root.parent_span_id, None);
+    assert_ne!(root.trace_id, invoke.trace_id);
+    assert_ne!(root.trace_id, remote.trace_id);
+}
