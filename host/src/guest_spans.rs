@@ -184,3 +184,106 @@ impl Host for WasmtraceCtx {
         self.current_context().span().span_context().into()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The host traits called directly, no wasm: misuse is a no-op.
+    use super::*;
+    use crate::bindings::tracing::HostSpan;
+    use crate::bindings::types::{SpanKind, Value};
+    use crate::identity::PluginIdentity;
+    use opentelemetry::trace::Status as OtelStatus;
+    use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
+
+    fn setup() -> (WasmtraceCtx, InMemorySpanExporter, SdkTracerProvider) {
+        let exporter = InMemorySpanExporter::default();
+        let provider = SdkTracerProvider::builder()
+            .with_simple_exporter(exporter.clone())
+            .build();
+        let identity = PluginIdentity::from_component_bytes(b"\0asm\x0d\0\x01\0", "unit");
+        (WasmtraceCtx::new(&provider, &identity), exporter, provider)
+    }
+
+    fn options(attributes: Vec<WitKeyValue>) -> StartOptions {
+        StartOptions {
+            kind: SpanKind::Internal,
+            attributes,
+            links: Vec::new(),
+            parent: Parent::Current,
+            activate: true,
+        }
+    }
+
+    fn handle(rep: u32) -> Resource<GuestSpan> {
+        Resource::new_own(rep)
+    }
+
+    #[test]
+    fn nesting_misuse_and_drop_never_fail() {
+        let (mut cx, exporter, _provider) = setup();
+        let parent = cx.start_span("parent".into(), options(vec![]));
+        let child = cx.start_span(
+            "child".into(),
+            options(vec![WitKeyValue {
+                key: "n".into(),
+                value: Value::S64(7),
+            }]),
+        );
+        // The parent ends before its child: both stay well-formed.
+        HostSpan::end(&mut cx, handle(parent));
+        HostSpan::end(&mut cx, handle(parent));
+        HostSpan::set_attributes(&mut cx, handle(parent), vec![]);
+        assert!(!HostSpan::is_recording(&mut cx, handle(parent)));
+        // The child is still current: free functions reach it.
+        Host::add_attributes(
+            &mut cx,
+            vec![WitKeyValue {
+                key: "late".into(),
+                value: Value::Bool(true),
+            }],
+        );
+        HostSpan::set_status(&mut cx, handle(child), Status::Error("bad".into()));
+        HostSpan::drop(&mut cx, handle(child)).unwrap();
+        HostSpan::drop(&mut cx, handle(parent)).unwrap();
+        assert_eq!(cx.open_span_count(), 0);
+        // Nothing is current any more: the free functions are no-ops.
+        Host::record_event(&mut cx, "ignored".into(), vec![]);
+
+        let spans = exporter.get_finished_spans().unwrap();
+        assert_eq!(spans.len(), 2);
+        let child = spans.iter().find(|s| s.name == "child").unwrap();
+        let parent = spans.iter().find(|s| s.name == "parent").unwrap();
+        assert_eq!(child.parent_span_id, parent.span_context.span_id());
+        assert_eq!(child.status, OtelStatus::error("bad"));
+        assert!(child.attributes.iter().any(|kv| kv.key.as_str() == "late"));
+        assert!(
+            child
+                .attributes
+                .iter()
+                .any(|kv| kv.key.as_str() == crate::identity::ATTR_INSTANCE_ID)
+        );
+    }
+
+    #[test]
+    fn a_crash_ends_open_spans_innermost_first() {
+        let (mut cx, exporter, _provider) = setup();
+        let outer = cx.start_span("outer".into(), options(vec![]));
+        let _inner = cx.start_span("inner".into(), options(vec![]));
+        let failure = crate::GuestFailure {
+            kind: "wasm.trap".into(),
+            message: "unreachable".into(),
+            backtrace: Some("0: guest::f".into()),
+        };
+        assert_eq!(cx.end_open_spans(&failure), 2);
+        assert_eq!(cx.end_open_spans(&failure), 0);
+        HostSpan::end(&mut cx, handle(outer));
+        let spans = exporter.get_finished_spans().unwrap();
+        let names: Vec<_> = spans.iter().map(|s| s.name.to_string()).collect();
+        assert_eq!(names, ["inner", "outer"]);
+        for span in &spans {
+            assert_eq!(span.status, OtelStatus::error("unreachable"));
+            let event = span.events.iter().next().unwrap();
+            assert_eq!(event.name, "exception");
+        }
+    }
+}
