@@ -99,6 +99,23 @@ pub(crate) fn span_context_from_guest(sc: &wit::SpanContext) -> Option<SpanConte
     ctx.is_valid().then_some(ctx)
 }
 
+/// The attributes of an OTel `exception` event, per the semantic
+/// conventions.
+pub(crate) fn exception_attributes(
+    exception_type: String,
+    message: String,
+    stacktrace: Option<String>,
+) -> Vec<KeyValue> {
+    let mut attrs = vec![
+        KeyValue::new("exception.type", exception_type),
+        KeyValue::new("exception.message", message),
+    ];
+    if let Some(st) = stacktrace {
+        attrs.push(KeyValue::new("exception.stacktrace", st));
+    }
+    attrs
+}
+
 /// Converts guest links; invalid ones are dropped and counted.
 pub(crate) fn guest_links(links: Vec<wit::Link>) -> (Vec<Link>, u32) {
     let mut dropped = 0;

@@ -181,14 +181,11 @@ pub struct GuestFailure {
 impl GuestFailure {
     /// The attributes of the OTel `exception` event for this failure.
     pub fn exception_attributes(&self) -> Vec<KeyValue> {
-        let mut attrs = vec![
-            KeyValue::new("exception.type", self.kind.clone()),
-            KeyValue::new("exception.message", self.message.clone()),
-        ];
-        if let Some(bt) = &self.backtrace {
-            attrs.push(KeyValue::new("exception.stacktrace", bt.clone()));
-        }
-        attrs
+        crate::convert::exception_attributes(
+            self.kind.clone(),
+            self.message.clone(),
+            self.backtrace.clone(),
+        )
     }
 }
 

@@ -130,13 +130,7 @@ impl HostSpan for WasmtraceCtx {
         stacktrace: Option<String>,
     ) {
         if let Some(s) = self.open_span(&span) {
-            let mut attrs = vec![
-                KeyValue::new("exception.type", type_),
-                KeyValue::new("exception.message", message),
-            ];
-            if let Some(st) = stacktrace {
-                attrs.push(KeyValue::new("exception.stacktrace", st));
-            }
+            let attrs = crate::convert::exception_attributes(type_, message, stacktrace);
             s.cx.span().add_event("exception", attrs);
         }
     }
