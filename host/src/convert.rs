@@ -1,6 +1,7 @@
 //! Conversions between the WIT types and OpenTelemetry's, in one place.
 
 use crate::bindings::types as wit;
+use crate::limits::{Limits, truncate};
 use opentelemetry::trace::{
     Link, SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState,
 };
@@ -15,32 +16,36 @@ pub(crate) fn is_guest_key_allowed(key: &str) -> bool {
     !key.is_empty() && !RESERVED_PREFIXES.iter().any(|p| key.starts_with(p))
 }
 
-impl From<wit::Value> for Value {
-    fn from(value: wit::Value) -> Self {
-        fn strings(v: Vec<String>) -> Vec<StringValue> {
-            v.into_iter().map(StringValue::from).collect()
-        }
-        match value {
-            wit::Value::String(s) => Value::String(s.into()),
-            wit::Value::Bool(b) => Value::Bool(b),
-            wit::Value::S64(i) => Value::I64(i),
-            wit::Value::F64(f) => Value::F64(f),
-            wit::Value::StringArray(v) => Value::Array(Array::String(strings(v))),
-            wit::Value::BoolArray(v) => Value::Array(Array::Bool(v)),
-            wit::Value::S64Array(v) => Value::Array(Array::I64(v)),
-            wit::Value::F64Array(v) => Value::Array(Array::F64(v)),
-        }
+/// Converts a guest value, truncating strings to `max_len` bytes (OTel's
+/// `AttributeValueLengthLimit`, applied to each string of an array too).
+pub(crate) fn guest_value(value: wit::Value, max_len: u32) -> Value {
+    let cut = |s: String| StringValue::from(truncate(s, max_len));
+    match value {
+        wit::Value::String(s) => Value::String(cut(s)),
+        wit::Value::Bool(b) => Value::Bool(b),
+        wit::Value::S64(i) => Value::I64(i),
+        wit::Value::F64(f) => Value::F64(f),
+        wit::Value::StringArray(v) => Value::Array(Array::String(v.into_iter().map(cut).collect())),
+        wit::Value::BoolArray(v) => Value::Array(Array::Bool(v)),
+        wit::Value::S64Array(v) => Value::Array(Array::I64(v)),
+        wit::Value::F64Array(v) => Value::Array(Array::F64(v)),
     }
 }
 
-/// Converts guest attributes, dropping reserved or empty keys. Returns the
-/// attributes and how many were dropped.
-pub(crate) fn guest_attributes(attrs: Vec<wit::KeyValue>) -> (Vec<KeyValue>, u32) {
+/// Converts guest attributes, dropping reserved or empty keys and
+/// truncating long keys and values. Returns the attributes and how many
+/// were dropped.
+pub(crate) fn guest_attributes(attrs: Vec<wit::KeyValue>, limits: &Limits) -> (Vec<KeyValue>, u32) {
     let total = attrs.len();
     let kept: Vec<KeyValue> = attrs
         .into_iter()
         .filter(|kv| is_guest_key_allowed(&kv.key))
-        .map(|kv| KeyValue::new(kv.key, Value::from(kv.value)))
+        .map(|kv| {
+            KeyValue::new(
+                truncate(kv.key, limits.max_name_length),
+                guest_value(kv.value, limits.max_attribute_value_length),
+            )
+        })
         .collect();
     let dropped = (total - kept.len()) as u32;
     (kept, dropped)
@@ -117,13 +122,13 @@ pub(crate) fn exception_attributes(
 }
 
 /// Converts guest links; invalid ones are dropped and counted.
-pub(crate) fn guest_links(links: Vec<wit::Link>) -> (Vec<Link>, u32) {
+pub(crate) fn guest_links(links: Vec<wit::Link>, limits: &Limits) -> (Vec<Link>, u32) {
     let mut dropped = 0;
     let mut kept = Vec::with_capacity(links.len());
     for link in links {
         match span_context_from_guest(&link.span_context) {
             Some(sc) => {
-                let (attributes, _) = guest_attributes(link.attributes);
+                let (attributes, _) = guest_attributes(link.attributes, limits);
                 kept.push(Link::new(sc, attributes, 0));
             }
             None => dropped += 1,

@@ -2,6 +2,7 @@
 //! it (the view), in the style of wasmtime-wasi's `WasiView`.
 
 use crate::identity::PluginIdentity;
+use crate::limits::{Limits, TracingStats};
 use crate::propagation::Propagators;
 use opentelemetry::trace::{Status, TraceContextExt};
 use opentelemetry::{Context, KeyValue};
@@ -28,6 +29,11 @@ pub struct WasmtraceCtx {
     pub(crate) contexts: Slab<Context>,
     /// Active spans and attached contexts, innermost last.
     pub(crate) active: Vec<Active>,
+    pub(crate) limits: Arc<Limits>,
+    pub(crate) stats: Arc<TracingStats>,
+    /// Spans started in this store, and of those, still open.
+    pub(crate) started: u32,
+    pub(crate) open: u32,
     next_guard: u32,
     next_sequence: u64,
 }
@@ -39,12 +45,20 @@ pub(crate) struct OpenSpan {
     pub(crate) ended: bool,
     /// Start order, so that a crash ends children before their parents.
     pub(crate) sequence: u64,
+    /// Nesting depth among this guest's spans (1 for a child of the
+    /// invocation).
+    pub(crate) depth: u32,
 }
+
+/// The `rep` of handles the limits refused: an inert span, an empty context
+/// or a guard that restores nothing. Never a slab index.
+pub(crate) const REFUSED: u32 = u32::MAX;
 
 /// One entry of the current-context stack.
 pub(crate) struct Active {
     pub(crate) key: ActiveKey,
     pub(crate) cx: Context,
+    pub(crate) depth: u32,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -89,9 +103,32 @@ impl WasmtraceCtx {
             spans: Slab::new(),
             contexts: Slab::new(),
             active: Vec::new(),
+            limits: Arc::new(Limits::default()),
+            stats: Arc::new(TracingStats::default()),
+            started: 0,
+            open: 0,
             next_guard: 0,
             next_sequence: 0,
         }
+    }
+
+    /// Applies `limits` to what this store's guest records (default:
+    /// [`Limits::default`]).
+    pub fn with_limits(mut self, limits: Arc<Limits>) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Counts this store's spans into `stats`, typically shared by every
+    /// instance of one plugin.
+    pub fn with_stats(mut self, stats: Arc<TracingStats>) -> Self {
+        self.stats = stats;
+        self
+    }
+
+    /// The counters this store reports into.
+    pub fn stats(&self) -> &Arc<TracingStats> {
+        &self.stats
     }
 
     /// Sets the context that guest spans without another parent nest under:
@@ -112,7 +149,12 @@ impl WasmtraceCtx {
 
     /// How many guest spans are started and not yet ended.
     pub fn open_span_count(&self) -> usize {
-        self.spans.iter().filter(|(_, s)| !s.ended).count()
+        self.open as usize
+    }
+
+    /// The nesting depth of the current context (0: the invocation).
+    pub(crate) fn current_depth(&self) -> u32 {
+        self.active.last().map_or(0, |a| a.depth)
     }
 
     /// Ends every span the guest left open, innermost first, with status
@@ -134,6 +176,7 @@ impl WasmtraceCtx {
             span_ref.end();
             span.ended = true;
         }
+        self.open = 0;
         self.active.clear();
         open.len()
     }
@@ -144,7 +187,8 @@ impl WasmtraceCtx {
     }
 
     pub(crate) fn next_guard(&mut self) -> u32 {
-        self.next_guard = self.next_guard.wrapping_add(1);
+        // Skips REFUSED, which marks refused guards.
+        self.next_guard = self.next_guard.wrapping_add(1) % REFUSED;
         self.next_guard
     }
 

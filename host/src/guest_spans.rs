@@ -7,7 +7,8 @@
 use crate::bindings::tracing::{Host, HostSpan, Parent, StartOptions};
 use crate::bindings::types::{KeyValue as WitKeyValue, SpanContext as WitSpanContext, Status};
 use crate::convert::{guest_attributes, guest_links};
-use crate::ctx::{Active, ActiveKey, OpenSpan, WasmtraceCtx};
+use crate::ctx::{Active, ActiveKey, OpenSpan, REFUSED, WasmtraceCtx};
+use crate::limits::truncate;
 use opentelemetry::trace::{SpanBuilder, TraceContextExt, Tracer};
 use opentelemetry::{Context, KeyValue};
 use wasmtime::component::Resource;
@@ -36,6 +37,7 @@ impl WasmtraceCtx {
         }
         span.ended = true;
         span.cx.span().end();
+        self.open -= 1;
         self.deactivate(ActiveKey::Span(rep));
     }
 
@@ -59,44 +61,69 @@ impl WasmtraceCtx {
     }
 
     pub(crate) fn start_span(&mut self, name: String, options: StartOptions) -> u32 {
-        let parent = match &options.parent {
-            Parent::Current => self.current_context().clone(),
-            Parent::Explicit(handle) => self
-                .contexts
-                .get(handle.rep() as usize)
-                .cloned()
-                .unwrap_or_default(),
-            Parent::Span(handle) => self
-                .span(handle)
-                .map_or_else(|| self.current_context().clone(), |s| s.cx.clone()),
+        let (parent, parent_depth) = match &options.parent {
+            Parent::Current => (self.current_context().clone(), self.current_depth()),
+            Parent::Explicit(handle) => (
+                self.contexts
+                    .get(handle.rep() as usize)
+                    .cloned()
+                    .unwrap_or_default(),
+                0,
+            ),
+            Parent::Span(handle) => match self.span(handle) {
+                Some(s) => (s.cx.clone(), s.depth),
+                None => (self.current_context().clone(), self.current_depth()),
+            },
         };
-        let (mut attributes, _) = guest_attributes(options.attributes);
+        self.stats.span_started();
+        self.started = self.started.saturating_add(1);
+        let limits = &self.limits;
+        if self.started > limits.max_spans
+            || self.open >= limits.max_open_spans
+            || parent_depth >= limits.max_depth
+        {
+            // Refused: an inert handle; its would-be children nest under
+            // `parent` instead.
+            self.stats.span_dropped();
+            return REFUSED;
+        }
+        let (mut attributes, _) = guest_attributes(options.attributes, limits);
         attributes.extend(self.identity_attributes.iter().cloned());
-        let (links, _) = guest_links(options.links);
-        let builder = SpanBuilder::from_name(name)
+        let (links, _) = guest_links(options.links, limits);
+        let builder = SpanBuilder::from_name(truncate(name, limits.max_name_length))
             .with_kind(options.kind.into())
             .with_attributes(attributes)
             .with_links(links);
         let span = self.tracer.build_with_context(builder, &parent);
         let cx = parent.with_span(span);
         let sequence = self.next_sequence();
+        let depth = parent_depth + 1;
         let rep = self.spans.insert(OpenSpan {
             cx: cx.clone(),
             ended: false,
             sequence,
+            depth,
         }) as u32;
+        self.open += 1;
         if options.activate {
             self.active.push(Active {
                 key: ActiveKey::Span(rep),
                 cx,
+                depth,
             });
         }
         rep
     }
 }
 
-fn otel_attributes(attributes: Vec<WitKeyValue>) -> Vec<KeyValue> {
-    guest_attributes(attributes).0
+impl WasmtraceCtx {
+    fn otel_attributes(&self, attributes: Vec<WitKeyValue>) -> Vec<KeyValue> {
+        guest_attributes(attributes, &self.limits).0
+    }
+
+    fn event_name(&self, name: String) -> String {
+        truncate(name, self.limits.max_name_length)
+    }
 }
 
 impl HostSpan for WasmtraceCtx {
@@ -106,18 +133,25 @@ impl HostSpan for WasmtraceCtx {
 
     fn set_attributes(&mut self, span: Resource<GuestSpan>, attributes: Vec<WitKeyValue>) {
         if let Some(s) = self.open_span(&span) {
-            s.cx.span().set_attributes(otel_attributes(attributes));
+            s.cx.span().set_attributes(self.otel_attributes(attributes));
         }
     }
 
     fn add_event(&mut self, span: Resource<GuestSpan>, name: String, attributes: Vec<WitKeyValue>) {
         if let Some(s) = self.open_span(&span) {
-            s.cx.span().add_event(name, otel_attributes(attributes));
+            s.cx.span()
+                .add_event(self.event_name(name), self.otel_attributes(attributes));
         }
     }
 
     fn set_status(&mut self, span: Resource<GuestSpan>, status: Status) {
         if let Some(s) = self.open_span(&span) {
+            let status = match status {
+                Status::Error(message) => {
+                    Status::Error(truncate(message, self.limits.max_attribute_value_length))
+                }
+                other => other,
+            };
             s.cx.span().set_status(status.into());
         }
     }
@@ -130,7 +164,12 @@ impl HostSpan for WasmtraceCtx {
         stacktrace: Option<String>,
     ) {
         if let Some(s) = self.open_span(&span) {
-            let attrs = crate::convert::exception_attributes(type_, message, stacktrace);
+            let max = self.limits.max_attribute_value_length;
+            let attrs = crate::convert::exception_attributes(
+                truncate(type_, max),
+                truncate(message, max),
+                stacktrace.map(|st| truncate(st, max)),
+            );
             s.cx.span().add_event("exception", attrs);
         }
     }
@@ -164,13 +203,14 @@ impl HostSpan for WasmtraceCtx {
 impl Host for WasmtraceCtx {
     fn add_attributes(&mut self, attributes: Vec<WitKeyValue>) {
         if let Some(cx) = self.current_guest_span() {
-            cx.span().set_attributes(otel_attributes(attributes));
+            cx.span().set_attributes(self.otel_attributes(attributes));
         }
     }
 
     fn record_event(&mut self, name: String, attributes: Vec<WitKeyValue>) {
         if let Some(cx) = self.current_guest_span() {
-            cx.span().add_event(name, otel_attributes(attributes));
+            cx.span()
+                .add_event(self.event_name(name), self.otel_attributes(attributes));
         }
     }
 

@@ -3,7 +3,7 @@
 
 use crate::bindings::propagation::{Host, HostContext, HostContextGuard};
 use crate::bindings::types::SpanContext as WitSpanContext;
-use crate::ctx::{Active, ActiveKey, WasmtraceCtx};
+use crate::ctx::{Active, ActiveKey, REFUSED, WasmtraceCtx};
 use opentelemetry::Context;
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
 use opentelemetry::trace::TraceContextExt;
@@ -129,6 +129,15 @@ impl Extractor for CarrierRef<'_> {
 }
 
 impl WasmtraceCtx {
+    /// A new context handle, or an empty one past the limit.
+    fn new_context(&mut self, cx: Context) -> Resource<GuestContext> {
+        if self.contexts.len() >= self.limits.max_contexts as usize {
+            self.stats.context_dropped();
+            return Resource::new_own(REFUSED);
+        }
+        Resource::new_own(self.contexts.insert(cx) as u32)
+    }
+
     fn context(&self, handle: &Resource<GuestContext>) -> Context {
         self.contexts
             .get(handle.rep() as usize)
@@ -140,12 +149,12 @@ impl WasmtraceCtx {
 impl HostContext for WasmtraceCtx {
     fn current(&mut self) -> Resource<GuestContext> {
         let cx = self.current_context().clone();
-        Resource::new_own(self.contexts.insert(cx) as u32)
+        self.new_context(cx)
     }
 
     fn extract(&mut self, carrier: Vec<(String, String)>) -> Resource<GuestContext> {
         let cx = self.propagators.extract(&carrier);
-        Resource::new_own(self.contexts.insert(cx) as u32)
+        self.new_context(cx)
     }
 
     fn inject(&mut self, handle: Resource<GuestContext>) -> Vec<(String, String)> {
@@ -157,11 +166,19 @@ impl HostContext for WasmtraceCtx {
     }
 
     fn attach(&mut self, handle: Resource<GuestContext>) -> Resource<GuestContextGuard> {
+        // Attached contexts count towards the nesting depth: a guest that
+        // attaches in a loop must not grow the stack without bound.
+        let depth = self.current_depth() + 1;
+        if depth > self.limits.max_depth {
+            self.stats.context_dropped();
+            return Resource::new_own(REFUSED);
+        }
         let cx = self.context(&handle);
         let id = self.next_guard();
         self.active.push(Active {
             key: ActiveKey::Guard(id),
             cx,
+            depth,
         });
         Resource::new_own(id)
     }

@@ -3,6 +3,7 @@
 
 use crate::ctx::{GuestFailure, WasmtraceCtx, WasmtraceView};
 use crate::identity::PluginIdentity;
+use crate::limits::{Limits, TracingStats};
 use crate::propagation::Propagators;
 use anyhow::{Context as _, bail};
 use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer, TracerProvider};
@@ -31,6 +32,9 @@ pub struct RuntimeConfig {
     pub max_memory: Option<usize>,
     /// Let the guest write to this process's stdout and stderr.
     pub inherit_stdio: bool,
+    /// What one invocation may record; plugins start with these and can
+    /// be given their own with [`Plugin::set_limits`].
+    pub limits: Limits,
 }
 
 /// A wasmtime engine and linker set up for traced plugins: WASI (nothing
@@ -105,6 +109,8 @@ pub struct Plugin {
     identity: PluginIdentity,
     tracer: SdkTracer,
     entry: Entry,
+    limits: Arc<Limits>,
+    stats: Arc<TracingStats>,
 }
 
 impl std::fmt::Debug for Plugin {
@@ -260,6 +266,8 @@ impl Runtime {
             tracer: identity.tracer(&self.provider),
             identity,
             entry,
+            limits: Arc::new(self.config.limits.clone()),
+            stats: Arc::default(),
         })
     }
 
@@ -283,7 +291,9 @@ impl Runtime {
             plugin.tracer.clone(),
             &plugin.identity,
             self.propagators.clone(),
-        );
+        )
+        .with_limits(plugin.limits.clone())
+        .with_stats(plugin.stats.clone());
         let mut store = Store::new(
             &self.engine,
             PluginState {
@@ -421,5 +431,20 @@ impl Plugin {
     /// Who this plugin is (name, version, content hash).
     pub fn identity(&self) -> &PluginIdentity {
         &self.identity
+    }
+
+    /// Gives this plugin its own limits, for its next invocations.
+    pub fn set_limits(&mut self, limits: Limits) {
+        self.limits = Arc::new(limits);
+    }
+
+    /// The limits its invocations run with.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// What its guests recorded, and what the limits dropped, so far.
+    pub fn stats(&self) -> &TracingStats {
+        &self.stats
     }
 }

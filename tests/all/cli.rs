@@ -48,7 +48,7 @@ fn wasmtrace_bin() -> &'static PathBuf {
 }
 
 /// Runs `wasmtrace` with a clean OTEL_* environment plus `env`.
-fn wasmtrace(args: &[&str], env: &[(&str, String)]) -> Output {
+pub(crate) fn wasmtrace(args: &[&str], env: &[(&str, String)]) -> Output {
     let mut cmd = Command::new(wasmtrace_bin());
     cmd.args(args);
     for (key, _) in std::env::vars() {

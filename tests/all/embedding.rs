@@ -10,7 +10,7 @@ use wasmtrace::{InvocationError, Runtime, RuntimeConfig};
 use wasmtrace_test_artifacts::{CRASHING, QUICKSTART};
 use wasmtrace_test_support::{AttrValue, OtlpReceiver, SpanKind as Kind, SpanTree, StatusCode};
 
-fn provider_for(rx: &OtlpReceiver) -> SdkTracerProvider {
+pub(crate) fn provider_for(rx: &OtlpReceiver) -> SdkTracerProvider {
     let exporter = opentelemetry_otlp::SpanExporter::builder()
         .with_http()
         .with_protocol(Protocol::HttpBinary)

@@ -3,3 +3,4 @@
 mod cli;
 mod embedding;
 mod harness;
+mod hostile;

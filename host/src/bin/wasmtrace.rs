@@ -1,6 +1,6 @@
 //! `wasmtrace`: run a traced WebAssembly plugin from the command line.
 
-use anyhow::bail;
+use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand};
 use opentelemetry::Context;
 use opentelemetry::trace::TraceContextExt;
@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 use wasmtrace::telemetry::Telemetry;
-use wasmtrace::{InvocationError, Runtime, RuntimeConfig};
+use wasmtrace::{InvocationError, Limits, Runtime, RuntimeConfig};
 
 /// How long shutdown may take to deliver what is still queued.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(10);
@@ -59,6 +59,33 @@ struct RunArgs {
     /// Maximum linear memory of the plugin, in bytes.
     #[arg(long, value_name = "BYTES")]
     max_memory: Option<usize>,
+    /// Tracing limits from a JSON file, e.g. `{"max_spans": 1000}` (see
+    /// `wasmtrace::Limits` for the fields).
+    #[arg(long, value_name = "FILE")]
+    limits: Option<PathBuf>,
+    /// One tracing limit, overriding the file: `--limit max_spans=1000`.
+    #[arg(long = "limit", value_name = "NAME=VALUE")]
+    limit: Vec<String>,
+}
+
+/// The limits from `--limits FILE` and `--limit NAME=VALUE`, checked by the
+/// same deserializer, so that a misspelt name is an error.
+fn limits(args: &RunArgs) -> anyhow::Result<Limits> {
+    let mut fields = match &args.limits {
+        Some(path) => serde_json::to_value(Limits::from_json_file(path)?)?,
+        None => serde_json::json!({}),
+    };
+    for item in &args.limit {
+        let (name, value) = item
+            .split_once('=')
+            .with_context(|| format!("--limit {item:?}: expected NAME=VALUE"))?;
+        let value: u32 = value
+            .trim()
+            .parse()
+            .with_context(|| format!("--limit {item:?}: {value:?} is not a whole number"))?;
+        fields[name.trim()] = value.into();
+    }
+    serde_json::from_value(fields).context("invalid --limit")
 }
 
 fn main() -> ExitCode {
@@ -75,15 +102,25 @@ fn main() -> ExitCode {
 }
 
 fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let mut telemetry = Telemetry::builder("wasmtrace", env!("CARGO_PKG_VERSION"));
+    let limits = limits(&args)?;
+    let mut telemetry = Telemetry::builder("wasmtrace", env!("CARGO_PKG_VERSION"))
+        .with_span_limits(limits.sdk_span_limits());
     if let Some(path) = &args.export_json {
         telemetry = telemetry.with_json_file(path);
     }
     let telemetry = telemetry.build()?;
-    let result = invoke(&args, &telemetry);
+    let result = invoke(&args, &telemetry, limits);
     // Flush before reporting, so that the error is the last thing printed
     // and nothing recorded is lost on the error path.
+    let delivery = telemetry.delivery_handle();
     let flushed = telemetry.shutdown(FLUSH_TIMEOUT);
+    if delivery.undelivered() > 0 {
+        eprintln!(
+            "warning: {} of {} spans could not be delivered to the collector",
+            delivery.undelivered(),
+            delivery.ended()
+        );
+    }
     let code = match result {
         Ok(output) => {
             println!("{output}");
@@ -116,19 +153,28 @@ impl From<anyhow::Error> for RunError {
     }
 }
 
-fn invoke(args: &RunArgs, telemetry: &Telemetry) -> Result<String, RunError> {
+fn invoke(args: &RunArgs, telemetry: &Telemetry, limits: Limits) -> Result<String, RunError> {
     let config = RuntimeConfig {
         fuel: args.fuel,
         deadline: args.timeout_ms.map(Duration::from_millis),
         max_memory: args.max_memory,
         inherit_stdio: true,
+        limits,
     };
     let parent = parent_context(args)?;
     let runtime = Runtime::new(telemetry.provider(), config)?;
     let plugin = runtime.load_file(&args.plugin)?;
-    runtime
-        .invoke(&plugin, &args.input, &parent)
-        .map_err(RunError::Invocation)
+    let result = runtime.invoke(&plugin, &args.input, &parent);
+    let stats = plugin.stats();
+    if stats.spans_dropped() > 0 || stats.contexts_dropped() > 0 {
+        eprintln!(
+            "warning: limits dropped {} of {} spans and {} context handles",
+            stats.spans_dropped(),
+            stats.spans_started(),
+            stats.contexts_dropped()
+        );
+    }
+    result.map_err(RunError::Invocation)
 }
 
 /// The invocation's parent: the trace given with --traceparent, else none.

@@ -3,17 +3,22 @@
 //! the OTLP/JSON file.
 
 mod console;
+mod delivery;
 mod otlp_json;
 
 pub use console::{ConsoleTreeExporter, render_traces};
+pub use delivery::DeliveryStats;
 pub use otlp_json::OtlpJsonFileExporter;
+
+use delivery::{CountingExporter, CountingProcessor};
 
 use anyhow::{Context as _, bail};
 use opentelemetry::KeyValue;
 use opentelemetry_otlp::{Protocol, WithExportConfig};
 use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::trace::{BatchSpanProcessor, Sampler, SdkTracerProvider};
+use opentelemetry_sdk::trace::{BatchSpanProcessor, Sampler, SdkTracerProvider, SpanLimits};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// `OTEL_SDK_DISABLED`: `true` turns tracing into a no-op.
@@ -106,6 +111,7 @@ pub struct TelemetryBuilder {
     service_version: String,
     exporter: Option<TracesExporter>,
     json_file: Option<PathBuf>,
+    span_limits: Option<SpanLimits>,
 }
 
 /// The process's tracer provider and what it needs to keep running (a Tokio
@@ -116,6 +122,7 @@ pub struct Telemetry {
     provider: SdkTracerProvider,
     exporter: TracesExporter,
     disabled: bool,
+    delivery: Arc<DeliveryStats>,
     // Dropped after the provider is shut down: the gRPC channel lives here.
     _runtime: Option<tokio::runtime::Runtime>,
 }
@@ -130,6 +137,7 @@ impl Telemetry {
             service_version: service_version.to_owned(),
             exporter: None,
             json_file: None,
+            span_limits: None,
         }
     }
 
@@ -141,6 +149,12 @@ impl Telemetry {
     /// Where spans are exported.
     pub fn exporter(&self) -> &TracesExporter {
         &self.exporter
+    }
+
+    /// What the OTLP exporter delivered, and what it could not; still
+    /// readable after [`Telemetry::shutdown`].
+    pub fn delivery_handle(&self) -> Arc<DeliveryStats> {
+        self.delivery.clone()
     }
 
     /// Whether `OTEL_SDK_DISABLED` turned tracing off.
@@ -163,6 +177,14 @@ impl TelemetryBuilder {
         self
     }
 
+    /// Per-span limits on attributes, events and links (the SDK drops and
+    /// counts the excess in OTLP's `dropped_*_count`). Default: the SDK's,
+    /// from `OTEL_SPAN_*_LIMIT` or 128.
+    pub fn with_span_limits(mut self, limits: SpanLimits) -> Self {
+        self.span_limits = Some(limits);
+        self
+    }
+
     /// Also writes every span to `path` as OTLP/JSON.
     pub fn with_json_file(mut self, path: impl Into<PathBuf>) -> Self {
         self.json_file = Some(path.into());
@@ -179,12 +201,17 @@ impl TelemetryBuilder {
             None => TracesExporter::from_env()?,
         };
         let mut builder = SdkTracerProvider::builder().with_resource(resource);
+        if let Some(limits) = self.span_limits {
+            builder = builder.with_span_limits(limits);
+        }
+        let delivery = Arc::new(DeliveryStats::default());
         if disabled {
             // A no-op SDK: nothing is sampled, contexts still propagate.
             return Ok(Telemetry {
                 provider: builder.with_sampler(Sampler::AlwaysOff).build(),
                 exporter: TracesExporter::None,
                 disabled,
+                delivery,
                 _runtime: None,
             });
         }
@@ -218,8 +245,11 @@ impl TelemetryBuilder {
                         .build()
                         .context("configuring the OTLP/HTTP exporter")?,
                 };
-                builder =
-                    builder.with_span_processor(BatchSpanProcessor::builder(span_exporter).build());
+                let exporter = CountingExporter::new(span_exporter, delivery.clone());
+                builder = builder.with_span_processor(CountingProcessor {
+                    inner: BatchSpanProcessor::builder(exporter).build(),
+                    stats: delivery.clone(),
+                });
             }
             TracesExporter::Console => {
                 builder = builder.with_batch_exporter(ConsoleTreeExporter::stderr());
@@ -235,6 +265,7 @@ impl TelemetryBuilder {
             provider: builder.build(),
             exporter,
             disabled,
+            delivery,
             _runtime: runtime,
         })
     }
