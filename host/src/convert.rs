@@ -161,12 +161,28 @@ mod tests {
                 value: wit::Value::S64Array(vec![1, 2]),
             },
         ];
-        let (kept, dropped) = guest_attributes(attrs);
+        let (kept, dropped) = guest_attributes(attrs, &Limits::default());
         assert_eq!(dropped, 3);
         assert_eq!(
             kept,
             vec![KeyValue::new("items", Value::Array(vec![1i64, 2].into()))]
         );
+    }
+
+    #[test]
+    fn long_keys_and_values_are_truncated() {
+        let limits = Limits {
+            max_name_length: 3,
+            max_attribute_value_length: 2,
+            ..Limits::default()
+        };
+        let attrs = vec![wit::KeyValue {
+            key: "abcdef".into(),
+            value: wit::Value::StringArray(vec!["xyz".into(), "é".into()]),
+        }];
+        let (kept, _) = guest_attributes(attrs, &limits);
+        let expected = Value::Array(vec![StringValue::from("xy"), StringValue::from("é")].into());
+        assert_eq!(kept, vec![KeyValue::new("abc", expected)]);
     }
 
     #[test]

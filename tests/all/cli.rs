@@ -14,24 +14,20 @@ use wasmtrace_test_support::{
 
 const WAIT: Duration = Duration::from_secs(20);
 
-/// The CLI binary, built once per test run. Tests live in their own package,
-/// so cargo's `CARGO_BIN_EXE_*` does not reach them: ask cargo for it.
-fn wasmtrace_bin() -> &'static PathBuf {
+/// The CLI binary. Tests live in their own package, so cargo's
+/// `CARGO_BIN_EXE_*` does not reach them: ask cargo for the binary that the
+/// README's `cargo test` builds. The same command and package selection
+/// means the same features, so this is a no-op after `cargo test`; after
+/// `cargo test -p wasmtrace-tests` it builds what is stale.
+pub(crate) fn wasmtrace_bin() -> &'static PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let out = Command::new(cargo)
-            .args([
-                "build",
-                "-p",
-                "wasmtrace",
-                "--bin",
-                "wasmtrace",
-                "--message-format=json",
-            ])
+            .args(["test", "--no-run", "--message-format=json"])
             .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
             .output()
-            .expect("running cargo build for the wasmtrace binary");
+            .expect("running cargo for the wasmtrace binary");
         assert!(
             out.status.success(),
             "building wasmtrace failed:\n{}",
@@ -40,7 +36,12 @@ fn wasmtrace_bin() -> &'static PathBuf {
         String::from_utf8_lossy(&out.stdout)
             .lines()
             .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .filter(|v| v["target"]["name"] == "wasmtrace" && v["executable"].is_string())
+            .filter(|v| {
+                v["target"]["name"] == "wasmtrace"
+                    && v["target"]["kind"][0] == "bin"
+                    && v["profile"]["test"] == false
+                    && v["executable"].is_string()
+            })
             .map(|v| PathBuf::from(v["executable"].as_str().unwrap()))
             .next_back()
             .expect("cargo reported no wasmtrace executable")
