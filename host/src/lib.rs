@@ -33,6 +33,9 @@
 mod bindings;
 mod convert;
 mod ctx;
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
 mod guest_spans;
 mod identity;
 mod limits;

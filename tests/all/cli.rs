@@ -522,3 +522,73 @@ fn through_a_real_collector_rotel() {
     });
     assert_quickstart_trace(&spans, None);
 }
+
+#[test]
+fn collector_down_for_the_whole_run_still_completes_and_reports() {
+    let rx = OtlpReceiver::start().unwrap();
+    let started = std::time::Instant::now();
+    let out = wasmtrace(&["run", QUICKSTART, "--input", "a b"], &grpc_env(&rx));
+    let up = started.elapsed();
+    assert!(out.status.success());
+    let dead = rx.grpc_endpoint();
+    drop(rx);
+    for protocol in ["grpc", "http/protobuf"] {
+        let env = [
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", dead.clone()),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol.to_owned()),
+        ];
+        let started = std::time::Instant::now();
+        let out = wasmtrace(&["run", QUICKSTART, "--input", "a b"], &env);
+        let down = started.elapsed();
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("warning: 5 of 5 spans could not be delivered"),
+            "{protocol}: {}",
+            stderr(&out)
+        );
+        // Not a benchmark: only that a dead collector does not hold the run
+        // hostage (the exporter's retries are bounded, about a second).
+        assert!(
+            down < up + Duration::from_secs(3),
+            "{protocol}: {up:?} up, {down:?} down"
+        );
+    }
+}
+
+#[test]
+fn limits_from_flags_and_file_hold_and_are_reported() {
+    let rx = OtlpReceiver::start().unwrap();
+    let file = std::env::temp_dir().join(format!("wasmtrace-limits-{}.json", std::process::id()));
+    std::fs::write(&file, r#"{"max_spans": 3, "max_name_length": 8}"#).unwrap();
+    let out = wasmtrace(
+        &[
+            "run",
+            QUICKSTART,
+            "--limits",
+            file.to_str().unwrap(),
+            "--limit",
+            "max_spans=2",
+        ],
+        &grpc_env(&rx),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("warning: limits dropped 2 of 4 spans"),
+        "{}",
+        stderr(&out)
+    );
+    let spans = rx.wait_for_span_count(3, WAIT).unwrap();
+    let names: Vec<&str> = spans.iter().map(|s| s.name.as_str()).collect();
+    assert!(
+        names.contains(&"handle_r") && names.contains(&"validate"),
+        "{names:?}"
+    );
+
+    let out = wasmtrace(&["run", QUICKSTART, "--limit", "max_spanz=2"], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("unknown field `max_spanz`"),
+        "{}",
+        stderr(&out)
+    );
+}

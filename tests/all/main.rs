@@ -1,6 +1,7 @@
 //! wasmtrace's integration tests, in one binary (like wasmtime's `tests/all`).
 
 mod cli;
+mod collector_fault;
 mod embedding;
 mod harness;
 mod hostile;

@@ -143,8 +143,15 @@ impl std::fmt::Debug for OtlpReceiver {
 impl OtlpReceiver {
     /// Binds both ports and starts serving; returns once both listen.
     pub fn start() -> anyhow::Result<Self> {
-        let grpc = std::net::TcpListener::bind("127.0.0.1:0").context("binding the gRPC port")?;
-        let http = std::net::TcpListener::bind("127.0.0.1:0").context("binding the HTTP port")?;
+        let any = SocketAddr::from(([127, 0, 0, 1], 0));
+        Self::start_on(any, any)
+    }
+
+    /// Like [`OtlpReceiver::start`] on given addresses: restarts a receiver
+    /// where a stopped one was, for collector-restart tests.
+    pub fn start_on(grpc_addr: SocketAddr, http_addr: SocketAddr) -> anyhow::Result<Self> {
+        let grpc = std::net::TcpListener::bind(grpc_addr).context("binding the gRPC port")?;
+        let http = std::net::TcpListener::bind(http_addr).context("binding the HTTP port")?;
         grpc.set_nonblocking(true)?;
         http.set_nonblocking(true)?;
         let grpc_addr = grpc.local_addr()?;

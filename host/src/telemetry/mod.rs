@@ -16,7 +16,9 @@ use anyhow::{Context as _, bail};
 use opentelemetry::KeyValue;
 use opentelemetry_otlp::{Protocol, WithExportConfig};
 use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::trace::{BatchSpanProcessor, Sampler, SdkTracerProvider, SpanLimits};
+use opentelemetry_sdk::trace::{
+    BatchConfig, BatchSpanProcessor, Sampler, SdkTracerProvider, SpanLimits,
+};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -112,6 +114,8 @@ pub struct TelemetryBuilder {
     exporter: Option<TracesExporter>,
     json_file: Option<PathBuf>,
     span_limits: Option<SpanLimits>,
+    endpoint: Option<String>,
+    batch_config: Option<BatchConfig>,
 }
 
 /// The process's tracer provider and what it needs to keep running (a Tokio
@@ -138,6 +142,8 @@ impl Telemetry {
             exporter: None,
             json_file: None,
             span_limits: None,
+            endpoint: None,
+            batch_config: None,
         }
     }
 
@@ -182,6 +188,20 @@ impl TelemetryBuilder {
     /// from `OTEL_SPAN_*_LIMIT` or 128.
     pub fn with_span_limits(mut self, limits: SpanLimits) -> Self {
         self.span_limits = Some(limits);
+        self
+    }
+
+    /// The OTLP endpoint, overriding `OTEL_EXPORTER_OTLP_*ENDPOINT`: the
+    /// base URL for gRPC, the full URL (`.../v1/traces`) for HTTP.
+    pub fn with_endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        self.endpoint = Some(endpoint.into());
+        self
+    }
+
+    /// The batch processor's queue bound, batch size and delays, overriding
+    /// `OTEL_BSP_*`.
+    pub fn with_batch_config(mut self, config: BatchConfig) -> Self {
+        self.batch_config = Some(config);
         self
     }
 
@@ -234,20 +254,31 @@ impl TelemetryBuilder {
                             }
                         };
                         let _guard = handle.enter();
-                        opentelemetry_otlp::SpanExporter::builder()
-                            .with_tonic()
-                            .build()
-                            .context("configuring the OTLP/gRPC exporter")?
+                        let mut b = opentelemetry_otlp::SpanExporter::builder().with_tonic();
+                        if let Some(endpoint) = &self.endpoint {
+                            b = b.with_endpoint(endpoint.clone());
+                        }
+                        b.build().context("configuring the OTLP/gRPC exporter")?
                     }
-                    http => opentelemetry_otlp::SpanExporter::builder()
-                        .with_http()
-                        .with_protocol(*http)
-                        .build()
-                        .context("configuring the OTLP/HTTP exporter")?,
+                    http => {
+                        let mut b = opentelemetry_otlp::SpanExporter::builder()
+                            .with_http()
+                            .with_protocol(*http);
+                        if let Some(endpoint) = &self.endpoint {
+                            b = b.with_endpoint(endpoint.clone());
+                        }
+                        b.build().context("configuring the OTLP/HTTP exporter")?
+                    }
                 };
                 let exporter = CountingExporter::new(span_exporter, delivery.clone());
                 builder = builder.with_span_processor(CountingProcessor {
-                    inner: BatchSpanProcessor::builder(exporter).build(),
+                    inner: match self.batch_config {
+                        Some(config) => {
+                            BatchSpanProcessor::builder(exporter).with_batch_config(config)
+                        }
+                        None => BatchSpanProcessor::builder(exporter),
+                    }
+                    .build(),
                     stats: delivery.clone(),
                 });
             }
