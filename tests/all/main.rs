@@ -5,3 +5,4 @@ mod collector_fault;
 mod embedding;
 mod harness;
 mod hostile;
+mod patterns;
