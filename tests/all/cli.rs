@@ -592,3 +592,21 @@ fn limits_from_flags_and_file_hold_and_are_reported() {
         stderr(&out)
     );
 }
+
+#[test]
+fn running_out_of_fuel_is_a_clear_error_and_spans_are_kept() {
+    let rx = OtlpReceiver::start().unwrap();
+    let out = wasmtrace(
+        &["run", CRASHING, "--input", "loop", "--fuel", "5000000"],
+        &grpc_env(&rx),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert_eq!(
+        err.lines().last(),
+        Some("error: plugin crashed (wasm.out_of_fuel): the plugin ran out of fuel"),
+        "{err}"
+    );
+    let spans = rx.wait_for_span_count(4, WAIT).unwrap();
+    assert!(spans.iter().all(|s| s.status_code == StatusCode::Error));
+}
