@@ -53,9 +53,11 @@ impl PluginIdentity {
 
     /// The attributes every span of one instance of this plugin carries.
     pub fn span_attributes(&self, instance_id: &str) -> Vec<KeyValue> {
+        // Reference-counted strings: these are cloned onto every span.
+        let shared = |s: &str| opentelemetry::Value::String(std::sync::Arc::<str>::from(s).into());
         vec![
-            KeyValue::new(ATTR_COMPONENT_SHA256, self.sha256.clone()),
-            KeyValue::new(ATTR_INSTANCE_ID, instance_id.to_owned()),
+            KeyValue::new(ATTR_COMPONENT_SHA256, shared(&self.sha256)),
+            KeyValue::new(ATTR_INSTANCE_ID, shared(instance_id)),
         ]
     }
 }
