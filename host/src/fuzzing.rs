@@ -183,5 +183,10 @@ mod tests {
         super::span_api(&(0..=255).collect::<Vec<u8>>());
         super::carrier(b"traceparent:00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\ntracestate:a=b\nbaggage:k=v");
         super::carrier(b"traceparent:garbage");
+        // Found by the fuzzer: explicit parents restarted the depth count, so
+        // the current-context stack outgrew max_depth.
+        super::span_api(include_bytes!(
+            "../../fuzz/corpus/span_api/regression-active-stack"
+        ));
     }
 }

@@ -78,9 +78,13 @@ impl WasmtraceCtx {
         self.stats.span_started();
         self.started = self.started.saturating_add(1);
         let limits = &self.limits;
+        // The current-context stack is bounded too: an explicit parent
+        // restarts the depth count, so it alone would not bound the stack.
+        let stack_full = options.activate && self.active.len() >= limits.max_depth as usize;
         if self.started > limits.max_spans
             || self.open >= limits.max_open_spans
             || parent_depth >= limits.max_depth
+            || stack_full
         {
             // Refused: an inert handle; its would-be children nest under
             // `parent` instead.

@@ -169,7 +169,7 @@ impl HostContext for WasmtraceCtx {
         // Attached contexts count towards the nesting depth: a guest that
         // attaches in a loop must not grow the stack without bound.
         let depth = self.current_depth() + 1;
-        if depth > self.limits.max_depth {
+        if depth > self.limits.max_depth || self.active.len() >= self.limits.max_depth as usize {
             self.stats.context_dropped();
             return Resource::new_own(REFUSED);
         }

@@ -39,7 +39,7 @@ fn collector_restart_keeps_guest_latency_and_delivers_the_queue() {
     let delivery = telemetry.delivery_handle();
     let runtime = Runtime::new(telemetry.provider(), RuntimeConfig::default()).unwrap();
     let plugin = runtime.load_file(QUICKSTART.as_ref()).unwrap();
-    let mut call = |n: usize| -> Vec<Duration> {
+    let call = |n: usize| -> Vec<Duration> {
         (0..n)
             .map(|_| {
                 let start = Instant::now();

@@ -1,0 +1,86 @@
+//! Issue 3, targets 1 and 2: what a guest span costs next to a native
+//! `opentelemetry_sdk` span, and what an unsampled guest span costs next to
+//! an empty guest-to-host call.
+//!
+//! Group `span`, all four side by side in one run:
+//!
+//! - `guest`: a span started with two typed attributes (a string and an
+//!   int) and dropped, in a real component (`tests/guests/bench`) through
+//!   `wasmtrace::add_to_linker`, under a sampled remote parent;
+//! - `native`: the same span through the SDK directly, same provider
+//!   (parent-based always-on sampler, batch processor, discarding exporter)
+//!   and parent;
+//! - `guest_unsampled`: the guest span under an unsampled remote parent;
+//! - `nop_call`: an empty guest-to-host call through the same linker.
+//!
+//! Guest figures come from one guest call looping N times (criterion's
+//! `iter_custom`), so they are per span, with the call's own cost amortized.
+//! After the group, the two ratios are measured once more in alternating
+//! pairs (`paired ...` lines), which a changing machine load disturbs less.
+//!
+//! Run with `cargo bench --bench boundary`.
+
+mod common;
+
+use common::{Allocation, Guest, Pipeline};
+use criterion::Criterion;
+use opentelemetry::trace::TracerProvider as _;
+
+fn span(c: &mut Criterion, pipeline: &Pipeline) {
+    let engine = common::engine(Allocation::OnDemand);
+    let linker = common::linker(&engine);
+    let bench = common::component(&engine, wasmtrace_test_artifacts::BENCH);
+    let provider = &pipeline.provider;
+    let mut sampled = Guest::new(&linker, &bench, provider, common::remote_parent(true));
+    let mut unsampled = Guest::new(&linker, &bench, provider, common::remote_parent(false));
+    let tracer = provider.tracer("native");
+    let parent = common::remote_parent(true);
+
+    let mut group = c.benchmark_group("span");
+    group.bench_function("guest", |b| {
+        b.iter_custom(|iters| {
+            pipeline.produced(iters);
+            sampled.run("span", iters)
+        })
+    });
+    pipeline.report("span/guest");
+    group.bench_function("native", |b| {
+        b.iter_custom(|iters| {
+            pipeline.produced(iters);
+            common::native_spans(&tracer, &parent, iters)
+        })
+    });
+    pipeline.report("span/native");
+    group.bench_function("guest_unsampled", |b| {
+        b.iter_custom(|iters| unsampled.run("span", iters))
+    });
+    group.bench_function("nop_call", |b| {
+        b.iter_custom(|iters| sampled.run("nop", iters))
+    });
+    group.finish();
+
+    if common::run_paired() {
+        // The same ratios again, each pair timed back to back (see
+        // `paired_ratio`): blocks of 20 000 spans or calls.
+        const BLOCK: u64 = 20_000;
+        common::paired_ratio(
+            "span guest/native",
+            40,
+            || sampled.run("span", BLOCK),
+            || common::native_spans(&tracer, &parent, BLOCK),
+        );
+        common::paired_ratio(
+            "span guest_unsampled/nop_call",
+            40,
+            || unsampled.run("span", BLOCK),
+            || sampled.run("nop", BLOCK),
+        );
+    }
+}
+
+fn main() {
+    let mut c = common::criterion();
+    let pipeline = Pipeline::parent_based();
+    span(&mut c, &pipeline);
+    c.final_summary();
+}

@@ -1,0 +1,426 @@
+//! Setup shared by the `boundary` and `crossings` benches: the trace
+//! pipeline (batch processor over an exporter that discards), a wasmtime
+//! engine and linker configured as `wasmtrace::Runtime` configures its own,
+//! plus the bench-only `wasmtrace-bench:nop/nop` imports, and a loaded bench
+//! guest that repeats one crossing N times per call.
+
+// Each bench binary uses a different subset of these helpers.
+#![allow(dead_code)]
+
+use criterion::Criterion;
+use opentelemetry::Context;
+use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::trace::{
+    BatchSpanProcessor, Sampler, SdkTracerProvider, SpanData, SpanExporter,
+};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use wasmtime::component::{
+    Component, Linker, Resource, ResourceTable, ResourceType, TypedFunc, WasmStr,
+};
+use wasmtime::{Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtrace::{Limits, PluginIdentity, WasmtraceCtx, WasmtraceView};
+
+/// The export every bench guest is driven through (both use
+/// `wasmtrace_sdk::plugin!`).
+pub const HANDLER: &str = "wasmtrace:tracing/handler@0.1.0";
+
+/// Criterion settings that keep each suite to a few minutes on two shared
+/// cores; command-line flags (`--measurement-time`, ...) still override.
+pub fn criterion() -> Criterion {
+    Criterion::default()
+        .sample_size(30)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(4))
+        .configure_from_args()
+}
+
+/// Drops every batch and counts its spans, so that a run can say how many of
+/// the spans it produced the batch processor delivered.
+#[derive(Debug, Clone, Default)]
+pub struct DiscardExporter {
+    exported: Arc<AtomicU64>,
+}
+
+impl SpanExporter for DiscardExporter {
+    fn export(&self, batch: Vec<SpanData>) -> impl Future<Output = OTelSdkResult> + Send {
+        self.exported
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        std::future::ready(Ok(()))
+    }
+}
+
+/// A tracer provider with the SDK's default `BatchSpanProcessor` over a
+/// [`DiscardExporter`], and counters of produced and exported spans.
+#[derive(Debug)]
+pub struct Pipeline {
+    /// The provider guest and native spans are recorded with.
+    pub provider: SdkTracerProvider,
+    exported: Arc<AtomicU64>,
+    produced: AtomicU64,
+    reported_exported: AtomicU64,
+    reported_produced: AtomicU64,
+}
+
+impl Pipeline {
+    /// The default sampler of wasmtrace and of the SDK: parent-based,
+    /// always on for roots.
+    pub fn parent_based() -> Self {
+        Self::with_sampler(Sampler::ParentBased(Box::new(Sampler::AlwaysOn)))
+    }
+
+    /// Tracing off, as `OTEL_SDK_DISABLED=true` sets it up in
+    /// `wasmtrace::telemetry`: nothing is sampled.
+    pub fn disabled() -> Self {
+        Self::with_sampler(Sampler::AlwaysOff)
+    }
+
+    fn with_sampler(sampler: Sampler) -> Self {
+        let exporter = DiscardExporter::default();
+        let exported = exporter.exported.clone();
+        let provider = SdkTracerProvider::builder()
+            .with_sampler(sampler)
+            .with_span_processor(BatchSpanProcessor::builder(exporter).build())
+            .build();
+        Self {
+            provider,
+            exported,
+            produced: AtomicU64::new(0),
+            reported_exported: AtomicU64::new(0),
+            reported_produced: AtomicU64::new(0),
+        }
+    }
+
+    /// Counts `n` spans ended into the pipeline (sampled ones only).
+    pub fn produced(&self, n: u64) {
+        self.produced.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Flushes and prints how many of the sampled spans produced since the
+    /// last report reached the exporter. The batch processor drops spans
+    /// when its queue (2048 by default) is full; a dropped span is freed on
+    /// the producing thread instead of the exporter's, so a reader of the
+    /// timings must know how many were.
+    pub fn report(&self, label: &str) {
+        let _ = self.provider.force_flush();
+        let produced_total = self.produced.load(Ordering::Relaxed);
+        let exported_total = self.exported.load(Ordering::Relaxed);
+        let produced = produced_total
+            - self
+                .reported_produced
+                .swap(produced_total, Ordering::Relaxed);
+        let exported = exported_total
+            - self
+                .reported_exported
+                .swap(exported_total, Ordering::Relaxed);
+        if produced == 0 {
+            return;
+        }
+        let pct = exported as f64 * 100.0 / produced as f64;
+        println!(
+            "{label}: {exported} of {produced} sampled spans exported ({pct:.1}%), the rest dropped (queue full)"
+        );
+    }
+}
+
+/// A remote parent, as a request's `traceparent` would give: sampled or not.
+pub fn remote_parent(sampled: bool) -> Context {
+    let flags = if sampled {
+        TraceFlags::SAMPLED
+    } else {
+        TraceFlags::default()
+    };
+    Context::new().with_remote_span_context(SpanContext::new(
+        TraceId::from(0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736_u128),
+        SpanId::from(0x00f0_67aa_0ba9_02b7_u64),
+        flags,
+        true,
+        TraceState::default(),
+    ))
+}
+
+/// How instances get their memories and tables.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Allocation {
+    /// wasmtime's default (and `wasmtrace::Runtime`'s): mmap per instance.
+    OnDemand,
+    /// The pooling allocator: slots reserved once, reused per instance.
+    Pooling,
+    /// The pooling allocator, resetting the first 2 MiB of a memory (and
+    /// 64 KiB of a table) with `memset` instead of `madvise`, so that a
+    /// reused slot does not fault its pages in again.
+    PoolingKeepResident,
+}
+
+/// An engine configured as `wasmtrace::Runtime::new` configures its own with
+/// the default `RuntimeConfig` (no fuel, no deadline), optionally with the
+/// pooling allocator for comparison.
+pub fn engine(allocation: Allocation) -> Engine {
+    let mut config = wasmtime::Config::new();
+    config.wasm_component_model(true);
+    config.concurrency_support(false);
+    if allocation != Allocation::OnDemand {
+        // Small pools: one instance is alive at a time in these benches.
+        let mut pool = PoolingAllocationConfig::default();
+        pool.total_component_instances(8)
+            .total_core_instances(64)
+            .total_memories(16)
+            .total_tables(16);
+        if allocation == Allocation::PoolingKeepResident {
+            pool.linear_memory_keep_resident(2 << 20)
+                .table_keep_resident(64 << 10);
+        }
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    }
+    Engine::new(&config).expect("configuring wasmtime")
+}
+
+/// Store data of the bench guests: WASI, the resource table and the
+/// tracing state, as `wasmtrace::PluginState` holds them.
+pub struct BenchState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    tracing: WasmtraceCtx,
+}
+
+impl BenchState {
+    /// Sandboxed WASI (as the runtime's) around `tracing`.
+    pub fn new(tracing: WasmtraceCtx) -> Self {
+        let wasi = WasiCtxBuilder::new()
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .build();
+        Self {
+            wasi,
+            table: ResourceTable::new(),
+            tracing,
+        }
+    }
+}
+
+impl WasiView for BenchState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl WasmtraceView for BenchState {
+    fn wasmtrace(&mut self) -> &mut WasmtraceCtx {
+        &mut self.tracing
+    }
+}
+
+/// The host type of `wasmtrace-bench:nop/nop.thing`: nothing behind it.
+pub struct Thing;
+
+/// The runtime's linker (WASI sync + `wasmtrace::add_to_linker`) plus the
+/// bench-only imports, all defined with plain synchronous `func_wrap`.
+pub fn linker(engine: &Engine) -> Linker<BenchState> {
+    let mut linker = Linker::new(engine);
+    wasmtime_wasi::p2::add_to_linker_sync(&mut linker).expect("linking WASI");
+    wasmtrace::add_to_linker(&mut linker).expect("linking wasmtrace:tracing");
+    add_nop(&mut linker).expect("linking wasmtrace-bench:nop");
+    linker
+}
+
+fn add_nop(linker: &mut Linker<BenchState>) -> wasmtime::Result<()> {
+    let mut nop = linker.instance("wasmtrace-bench:nop/nop")?;
+    nop.func_wrap("nop", |_, (): ()| Ok(()))?;
+    nop.func_wrap("take-string", |_, (s,): (String,)| {
+        std::hint::black_box(s);
+        Ok(())
+    })?;
+    nop.func_wrap("take-str", |store, (s,): (WasmStr,)| {
+        std::hint::black_box(s.to_str(&store)?.len());
+        Ok(())
+    })?;
+    nop.resource("thing", ResourceType::host::<Thing>(), |_, _| Ok(()))?;
+    nop.func_wrap("[constructor]thing", |_, (): ()| {
+        Ok((Resource::<Thing>::new_own(0),))
+    })?;
+    Ok(())
+}
+
+/// Reads and compiles a bench guest component.
+pub fn component(engine: &Engine, path: &str) -> (Component, PluginIdentity) {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("reading {path}: {e}"));
+    let component = Component::new(engine, &bytes).expect("compiling the bench guest");
+    (
+        component,
+        PluginIdentity::from_component_bytes(&bytes, "bench"),
+    )
+}
+
+/// One long-lived instance of a bench guest, its spans recorded under a
+/// fixed parent: each [`Guest::run`] is one call that repeats a crossing.
+pub struct Guest {
+    store: Store<BenchState>,
+    handle: TypedFunc<(String,), (Result<String, String>,)>,
+}
+
+impl Guest {
+    /// Instantiates `component` with spans under `parent`, recorded by
+    /// `provider`.
+    pub fn new(
+        linker: &Linker<BenchState>,
+        (component, identity): &(Component, PluginIdentity),
+        provider: &SdkTracerProvider,
+        parent: Context,
+    ) -> Self {
+        // One store records millions of spans here: lift the per-invocation
+        // span cap (10 000 by default), whose refusals would be a cheaper
+        // path than recording.
+        let limits = Limits {
+            max_spans: u32::MAX,
+            ..Limits::default()
+        };
+        let mut tracing = WasmtraceCtx::new(provider, identity).with_limits(Arc::new(limits));
+        tracing.set_parent(parent);
+        let mut store = Store::new(linker.engine(), BenchState::new(tracing));
+        let instance = linker
+            .instantiate(&mut store, component)
+            .expect("instantiating the bench guest");
+        let handler = instance
+            .get_export_index(&mut store, None, HANDLER)
+            .expect("the bench guest exports the handler");
+        let handle = instance
+            .get_export_index(&mut store, Some(&handler), "handle")
+            .expect("the handler has `handle`");
+        let handle = instance
+            .get_typed_func(&mut store, handle)
+            .expect("`handle` has the handler's type");
+        Self { store, handle }
+    }
+
+    /// Calls the guest once to repeat `mode` `n` times, and returns how long
+    /// the call took (the per-call overhead is amortized over `n`).
+    pub fn run(&mut self, mode: &str, n: u64) -> Duration {
+        let input = format!("{mode} {n}");
+        let start = Instant::now();
+        let (output,) = self
+            .handle
+            .call(&mut self.store, (input,))
+            .expect("the bench guest trapped");
+        let elapsed = start.elapsed();
+        assert_eq!(output, Ok(n.to_string()), "bench guest mode {mode}");
+        let stats = self.store.data_mut().tracing.stats();
+        assert_eq!(stats.spans_dropped(), 0, "the limits refused spans");
+        elapsed
+    }
+}
+
+/// The span the native side records: the name and attributes of the bench
+/// guest's, with the same tracer provider.
+pub fn native_span(tracer: &opentelemetry_sdk::trace::SdkTracer, parent: &Context) {
+    use opentelemetry::KeyValue;
+    use opentelemetry::trace::{Span as _, Tracer as _};
+    let mut span = tracer
+        .span_builder("bench")
+        .with_attributes([
+            KeyValue::new("http.route", "/users/{id}"),
+            KeyValue::new("http.response.status_code", 200_i64),
+        ])
+        .start_with_context(tracer, parent);
+    span.end();
+}
+
+/// Times `iters` native spans (for `iter_custom`, like the guest side).
+pub fn native_spans(
+    tracer: &opentelemetry_sdk::trace::SdkTracer,
+    parent: &Context,
+    iters: u64,
+) -> Duration {
+    let start = Instant::now();
+    for _ in 0..iters {
+        native_span(tracer, parent);
+    }
+    start.elapsed()
+}
+
+/// Whether to run the paired measurements: when criterion measures
+/// (`cargo bench` passes `--bench`; `cargo test --benches` does not), is not
+/// profiling or listing, and has no filter, or one containing `paired`
+/// (`cargo bench --bench boundary -- paired` runs only them).
+pub fn run_paired() -> bool {
+    // Criterion's options that take a value (`--flag value`).
+    const WITH_VALUE: &[&str] = &[
+        "-c",
+        "--color",
+        "-s",
+        "--save-baseline",
+        "-b",
+        "--baseline",
+        "--load-baseline",
+        "--format",
+        "--sample-size",
+        "--warm-up-time",
+        "--measurement-time",
+        "--nresamples",
+        "--noise-threshold",
+        "--confidence-level",
+        "--significance-level",
+        "--plotting-backend",
+        "--output-format",
+    ];
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let flag = |name: &str| {
+        args.iter()
+            .any(|a| a == name || a.starts_with(&format!("{name}=")))
+    };
+    if !flag("--bench") || flag("--profile-time") || flag("--list") || flag("--test") {
+        return false;
+    }
+    let mut filters = Vec::new();
+    let mut value_next = false;
+    for arg in &args {
+        if std::mem::take(&mut value_next) {
+            continue;
+        }
+        if arg.starts_with('-') {
+            value_next = WITH_VALUE.contains(&arg.as_str());
+        } else {
+            filters.push(arg);
+        }
+    }
+    filters.is_empty() || filters.iter().any(|f| f.contains("paired"))
+}
+
+/// Prints the ratio of `a` to `b` measured in pairs: `rounds` rounds, each
+/// timing one block of `a` and one of `b` back to back (in alternating
+/// order), and the median and quartiles of the per-round ratios. On a
+/// machine whose load changes while the suite runs (a shared one), this is
+/// steadier than dividing two criterion estimates taken seconds apart.
+pub fn paired_ratio(
+    label: &str,
+    rounds: usize,
+    mut a: impl FnMut() -> Duration,
+    mut b: impl FnMut() -> Duration,
+) {
+    let mut ratios: Vec<f64> = (0..rounds)
+        .map(|round| {
+            let (ta, tb) = if round % 2 == 0 {
+                let ta = a();
+                (ta, b())
+            } else {
+                let tb = b();
+                (a(), tb)
+            };
+            ta.as_secs_f64() / tb.as_secs_f64()
+        })
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    let at = |q: f64| ratios[((ratios.len() - 1) as f64 * q).round() as usize];
+    println!(
+        "paired {label}: median {:.2} (quartiles {:.2}-{:.2}, {rounds} rounds)",
+        at(0.5),
+        at(0.25),
+        at(0.75)
+    );
+}
