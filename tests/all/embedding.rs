@@ -10,15 +10,19 @@ use wasmtrace::{InvocationError, Runtime, RuntimeConfig};
 use wasmtrace_test_artifacts::{CRASHING, QUICKSTART};
 use wasmtrace_test_support::{AttrValue, OtlpReceiver, SpanKind as Kind, SpanTree, StatusCode};
 
-pub(crate) fn provider_for(rx: &OtlpReceiver) -> SdkTracerProvider {
-    let exporter = opentelemetry_otlp::SpanExporter::builder()
+/// An OTLP/HTTP exporter sending to `rx`.
+pub(crate) fn http_exporter(rx: &OtlpReceiver) -> opentelemetry_otlp::SpanExporter {
+    opentelemetry_otlp::SpanExporter::builder()
         .with_http()
         .with_protocol(Protocol::HttpBinary)
         .with_endpoint(rx.http_traces_url())
         .build()
-        .unwrap();
+        .unwrap()
+}
+
+fn provider_for(rx: &OtlpReceiver) -> SdkTracerProvider {
     SdkTracerProvider::builder()
-        .with_simple_exporter(exporter)
+        .with_simple_exporter(http_exporter(rx))
         .build()
 }
 

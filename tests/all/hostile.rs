@@ -4,7 +4,6 @@
 //! neighbour's traces are intact and every exported span is well-formed.
 
 use opentelemetry::Context;
-use opentelemetry_otlp::{Protocol, WithExportConfig};
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use std::time::Duration;
 use wasmtrace::{InvocationError, Limits, Runtime, RuntimeConfig};
@@ -34,14 +33,8 @@ fn limits() -> Limits {
 }
 
 fn batch_provider(rx: &OtlpReceiver) -> SdkTracerProvider {
-    let exporter = opentelemetry_otlp::SpanExporter::builder()
-        .with_http()
-        .with_protocol(Protocol::HttpBinary)
-        .with_endpoint(rx.http_traces_url())
-        .build()
-        .unwrap();
     SdkTracerProvider::builder()
-        .with_batch_exporter(exporter)
+        .with_batch_exporter(crate::embedding::http_exporter(rx))
         .build()
 }
 
