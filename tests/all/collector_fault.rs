@@ -53,6 +53,12 @@ fn collector_restart_keeps_guest_latency_and_delivers_the_queue() {
     let up = call(40);
     rx.wait_for_span_count(40 * SPANS_PER_CALL, Duration::from_secs(10))
         .unwrap();
+    // The exporter counts a batch once its response is back, a moment after
+    // the receiver stored it.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while delivery.delivered() < (40 * SPANS_PER_CALL) as u64 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
     assert_eq!(delivery.delivered(), (40 * SPANS_PER_CALL) as u64);
 
     // Down: far more spans than the queue holds.
