@@ -183,6 +183,34 @@ impl HostContext for WasmtraceCtx {
         Resource::new_own(id)
     }
 
+    fn baggage(&mut self, handle: Resource<GuestContext>) -> Vec<(String, String)> {
+        use opentelemetry::baggage::BaggageExt;
+        self.context(&handle)
+            .baggage()
+            .iter()
+            .map(|(k, (v, _))| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn with_baggage(
+        &mut self,
+        handle: Resource<GuestContext>,
+        entries: Vec<(String, String)>,
+    ) -> Resource<GuestContext> {
+        use opentelemetry::baggage::BaggageExt;
+        let cx = self.context(&handle);
+        let mut baggage = opentelemetry::baggage::Baggage::new();
+        for (k, (v, meta)) in cx.baggage() {
+            baggage.insert_with_metadata(k.clone(), v.clone(), meta.clone());
+        }
+        for (k, v) in entries {
+            // Baggage::insert enforces W3C's entry-count and size limits.
+            baggage.insert(k, v);
+        }
+        let cx = cx.with_baggage(baggage);
+        self.new_context(cx)
+    }
+
     fn drop(&mut self, handle: Resource<GuestContext>) -> wasmtime::Result<()> {
         let rep = handle.rep() as usize;
         if self.contexts.contains(rep) {
