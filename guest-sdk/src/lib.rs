@@ -13,7 +13,8 @@
 //! * [`add_attributes`], [`record_event`] and [`current_trace_id`] act on the
 //!   current span;
 //! * [`trace_headers`], [`propagate_context`] and [`with_propagated_context`]
-//!   carry a trace across process boundaries.
+//!   carry a trace across process boundaries;
+//! * [`cache`] is the host's traced key/value cache.
 //!
 //! Spans are cheap: starting one (with its initial attributes) and ending it
 //! are one host call each.
@@ -54,6 +55,7 @@
 // name this crate as `::wasmtrace_sdk` from inside it too.
 extern crate self as wasmtrace_sdk;
 
+pub mod cache;
 pub mod propagation;
 pub mod span;
 pub mod value;
@@ -62,6 +64,7 @@ pub use propagation::{
     Context, ContextGuard, PropagatedContext, propagate_context, trace_headers,
     with_propagated_context,
 };
+pub use propagation::{baggage, baggage_item, with_baggage};
 pub use span::{
     Link, Span, SpanBuilder, SpanContext, SpanGuard, SpanKind, Status, add_attributes,
     current_span_context, current_trace_id, record_event, try_with_span, with_span,

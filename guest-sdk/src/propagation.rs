@@ -6,6 +6,10 @@
 //! host's configured propagators decide the format (W3C `traceparent`,
 //! `tracestate`, `baggage`).
 //!
+//! Baggage (W3C Baggage name/value pairs that travel with the trace) is read
+//! with [`baggage`] and [`baggage_item`], and added for the duration of a
+//! closure with [`with_baggage`]: the headers built inside it carry it.
+//!
 //! ```no_run
 //! use wasmtrace_sdk::{attrs, propagation, with_span, PropagatedContext};
 //!
@@ -157,6 +161,57 @@ impl Context {
     pub fn attach(&self) -> ContextGuard {
         ContextGuard {
             _inner: self.inner.attach(),
+        }
+    }
+
+    /// The W3C Baggage entries of this context, as (name, value) pairs in
+    /// no particular order; values are decoded (no percent-escapes).
+    ///
+    /// # Example
+    ///
+    /// ```no_run
+    /// use wasmtrace_sdk::{Context, PropagatedContext};
+    ///
+    /// let incoming: PropagatedContext = [("baggage", "tenant=acme,user=J%C3%BCrgen")]
+    ///     .into_iter()
+    ///     .collect();
+    /// let mut entries = Context::extract(&incoming).baggage();
+    /// entries.sort();
+    /// assert_eq!(entries[1], ("user".to_owned(), "Jürgen".to_owned()));
+    /// ```
+    #[must_use]
+    pub fn baggage(&self) -> Vec<(String, String)> {
+        self.inner.baggage()
+    }
+
+    /// A copy of this context with `entries` added to its baggage; a later
+    /// value for the same name replaces an earlier one. The host drops
+    /// entries whose name is not a valid W3C Baggage key (an HTTP token:
+    /// letters, digits and ``!#$%&'*+-.^_`|~``) and those past W3C's limits
+    /// (64 entries, 8192 bytes). Values may be any text; the host
+    /// percent-encodes them on the wire. [`attach`](Self::attach) the
+    /// result to make it current.
+    ///
+    /// # Example
+    ///
+    /// ```no_run
+    /// use wasmtrace_sdk::Context;
+    ///
+    /// let cx = Context::current().with_baggage([("tenant", "acme")]);
+    /// let _guard = cx.attach();
+    /// // headers built here carry `baggage: tenant=acme`
+    /// ```
+    #[must_use]
+    pub fn with_baggage<K: Into<String>, V: Into<String>>(
+        &self,
+        entries: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        let entries: Vec<(String, String)> = entries
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect();
+        Self {
+            inner: self.inner.with_baggage(&entries),
         }
     }
 
@@ -468,6 +523,71 @@ pub fn trace_headers() -> Vec<(String, String)> {
 /// ```
 pub fn with_propagated_context<R>(carrier: &PropagatedContext, f: impl FnOnce() -> R) -> R {
     let cx = Context::extract(carrier);
+    let _guard = cx.attach();
+    f()
+    // `_guard` drops before `cx`: the previous context is restored first.
+}
+
+/// The baggage of the current context (the active span's, or the
+/// invocation's, which the host extracted from the caller), as (name, value)
+/// pairs in no particular order. Values are decoded.
+///
+/// # Example
+///
+/// ```no_run
+/// use wasmtrace_sdk::baggage;
+///
+/// for (name, value) in baggage() {
+///     println!("{name}={value}");
+/// }
+/// ```
+#[must_use]
+pub fn baggage() -> Vec<(String, String)> {
+    Context::current().baggage()
+}
+
+/// The value of the current context's baggage entry `name` (names are
+/// case-sensitive), if any.
+///
+/// # Example
+///
+/// ```no_run
+/// use wasmtrace_sdk::{attrs, baggage_item, with_span};
+///
+/// let tenant = baggage_item("tenant").unwrap_or_else(|| "unknown".to_owned());
+/// with_span("handle", attrs! { "tenant" => tenant }, || { /* ... */ });
+/// ```
+#[must_use]
+pub fn baggage_item(name: &str) -> Option<String> {
+    baggage()
+        .into_iter()
+        .find_map(|(k, v)| (k == name).then_some(v))
+}
+
+/// Runs `f` with the current context plus `entries` in its baggage attached,
+/// so that [`propagate_context`] and [`trace_headers`] inside `f` carry them
+/// (and nested `with_baggage` calls add to them); the previous context is
+/// current again afterwards. Spans started in `f` are children of the
+/// current span as usual. A later value for the same name replaces an
+/// earlier one; invalid names and entries past W3C's limits (64 entries,
+/// 8192 bytes) are dropped by the host.
+///
+/// # Example
+///
+/// ```no_run
+/// use wasmtrace_sdk::{baggage_item, trace_headers, with_baggage};
+///
+/// let headers = with_baggage([("tenant", "acme"), ("user.tier", "gold")], || {
+///     assert_eq!(baggage_item("tenant").as_deref(), Some("acme"));
+///     trace_headers() // includes `baggage: tenant=acme,user.tier=gold`
+/// });
+/// # let _ = headers;
+/// ```
+pub fn with_baggage<R, K: Into<String>, V: Into<String>>(
+    entries: impl IntoIterator<Item = (K, V)>,
+    f: impl FnOnce() -> R,
+) -> R {
+    let cx = Context::current().with_baggage(entries);
     let _guard = cx.attach();
     f()
     // `_guard` drops before `cx`: the previous context is restored first.

@@ -181,6 +181,19 @@ impl WasmtraceCtx {
         open.len()
     }
 
+    /// Counts a span the host records on the guest's behalf (a traced
+    /// capability call) against the invocation's span budget, and returns
+    /// its parent: the guest's current context. `None` when over budget.
+    pub(crate) fn admit_host_span(&mut self) -> Option<Context> {
+        self.stats.span_started();
+        self.started = self.started.saturating_add(1);
+        if self.started > self.limits.max_spans || self.current_depth() >= self.limits.max_depth {
+            self.stats.span_dropped();
+            return None;
+        }
+        Some(self.current_context().clone())
+    }
+
     pub(crate) fn next_sequence(&mut self) -> u64 {
         self.next_sequence += 1;
         self.next_sequence

@@ -31,21 +31,31 @@
 #![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
 
 mod bindings;
+pub mod capabilities;
 mod convert;
 mod ctx;
 #[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
 mod guest_spans;
+mod http;
 mod identity;
 mod limits;
 mod propagation;
 mod runtime;
+mod sampling;
 pub mod telemetry;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 
 pub use ctx::{GuestFailure, WasmtraceCtx, WasmtraceView, add_to_linker};
 pub use guest_spans::GuestSpan;
+pub use http::{AllowedHosts, OutboundHttp, PluginHttp};
 pub use identity::{ATTR_COMPONENT_SHA256, ATTR_INSTANCE_ID, PLUGIN_SECTION, PluginIdentity};
 pub use limits::{Limits, TracingStats};
-pub use propagation::{GuestContext, GuestContextGuard, OTEL_PROPAGATORS, Propagators};
+pub use propagation::{
+    BaggagePropagator, GuestContext, GuestContextGuard, OTEL_PROPAGATORS, Propagators,
+    TraceContextPropagator, XTraceIdPropagator,
+};
 pub use runtime::{InvocationError, Plugin, PluginState, Runtime, RuntimeConfig};
+pub use sampling::PluginSampler;

@@ -1,6 +1,7 @@
 //! Loading plugins and invoking them inside an invocation span: what the CLI
 //! runs, and the easy path for embedders.
 
+use crate::capabilities::cache::{CacheConfig, CacheCtx, PluginCache};
 use crate::ctx::{GuestFailure, WasmtraceCtx, WasmtraceView};
 use crate::identity::PluginIdentity;
 use crate::limits::{Limits, TracingStats};
@@ -35,6 +36,12 @@ pub struct RuntimeConfig {
     /// What one invocation may record; plugins start with these and can
     /// be given their own with [`Plugin::set_limits`].
     pub limits: Limits,
+    /// Bounds of each plugin's `cache` capability.
+    pub cache: CacheConfig,
+    /// Hosts plugins may send `wasi:http` requests to, `HOST` (default port
+    /// of the scheme) or `HOST:PORT`, exact (see [`crate::AllowedHosts`]).
+    /// Empty, the default: every request is denied (`HTTP-request-denied`).
+    pub allowed_http_hosts: Vec<String>,
 }
 
 /// A wasmtime engine and linker set up for traced plugins: WASI (nothing
@@ -45,6 +52,8 @@ pub struct Runtime {
     provider: SdkTracerProvider,
     host_tracer: SdkTracer,
     propagators: Arc<Propagators>,
+    /// The `wasi:http` hooks every store starts from.
+    http: crate::http::OutboundHttp,
     config: RuntimeConfig,
     ticker: Option<Arc<AtomicBool>>,
 }
@@ -70,6 +79,8 @@ pub struct PluginState {
     wasi: WasiCtx,
     table: ResourceTable,
     tracing: WasmtraceCtx,
+    http: crate::http::PluginHttp,
+    cache: Arc<PluginCache>,
     limits: StoreLimits,
 }
 
@@ -90,10 +101,26 @@ impl WasiView for PluginState {
     }
 }
 
+impl wasmtime_wasi_http::WasiHttpView for PluginState {
+    fn http(&mut self) -> wasmtime_wasi_http::WasiHttpCtxView<'_> {
+        // Requests nest under the guest's current span.
+        self.http
+            .view(&mut self.table, self.tracing.current_context())
+    }
+}
+
 impl WasmtraceView for PluginState {
     fn wasmtrace(&mut self) -> &mut WasmtraceCtx {
         &mut self.tracing
     }
+}
+
+/// Marker for `bindgen!`'s `HasData`: the cache imports see the store's
+/// tracing state and its plugin's cache.
+struct HasCache;
+
+impl wasmtime::component::HasData for HasCache {
+    type Data<'a> = CacheCtx<'a>;
 }
 
 /// What a plugin exports.
@@ -111,6 +138,7 @@ pub struct Plugin {
     entry: Entry,
     limits: Arc<Limits>,
     stats: Arc<TracingStats>,
+    cache: Arc<PluginCache>,
 }
 
 impl std::fmt::Debug for Plugin {
@@ -166,6 +194,20 @@ impl Runtime {
             .map_err(anyhow::Error::from)
             .context("linking WASI")?;
         crate::add_to_linker(&mut linker).context("linking wasmtrace:tracing")?;
+        crate::bindings::cache::add_to_linker::<PluginState, HasCache>(&mut linker, |s| {
+            CacheCtx {
+                tracing: &mut s.tracing,
+                cache: &s.cache,
+            }
+        })
+        .map_err(anyhow::Error::from)
+        .context("linking wasmtrace:tracing/cache")?;
+        // wasi:http is always linked, so that plugins importing it load; the
+        // allow list decides per request (empty: every request is denied).
+        wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker)
+            .map_err(anyhow::Error::from)
+            .context("linking wasi:http")?;
+        let allowed_http = crate::http::AllowedHosts::parse(&config.allowed_http_hosts)?;
 
         let ticker = config.deadline.map(|_| {
             let stop = Arc::new(AtomicBool::new(false));
@@ -187,12 +229,19 @@ impl Runtime {
                 .with_version(env!("CARGO_PKG_VERSION"))
                 .build(),
         );
+        let propagators = Arc::new(Propagators::from_env());
+        let http = crate::http::OutboundHttp::new(
+            host_tracer.clone(),
+            propagators.clone(),
+            Arc::new(allowed_http),
+        );
         Ok(Self {
             engine,
             linker,
             provider: provider.clone(),
             host_tracer,
-            propagators: Arc::new(Propagators::from_env()),
+            propagators,
+            http,
             config,
             ticker,
         })
@@ -268,6 +317,10 @@ impl Runtime {
             entry,
             limits: Arc::new(self.config.limits.clone()),
             stats: Arc::default(),
+            cache: Arc::new(PluginCache::new(
+                self.config.cache.clone(),
+                self.host_tracer.clone(),
+            )),
         })
     }
 
@@ -300,6 +353,8 @@ impl Runtime {
                 wasi: wasi.build(),
                 table: ResourceTable::new(),
                 tracing,
+                http: crate::http::PluginHttp::new(self.http.clone()),
+                cache: plugin.cache.clone(),
                 limits: limits.build(),
             },
         );
@@ -326,7 +381,7 @@ impl Runtime {
     ) -> Result<String, InvocationError> {
         let id = &plugin.identity;
         let mut attributes = vec![
-            KeyValue::new("wasmtrace.plugin.name", id.name.clone()),
+            KeyValue::new(crate::sampling::ATTR_PLUGIN_NAME, id.name.clone()),
             KeyValue::new(crate::identity::ATTR_COMPONENT_SHA256, id.sha256.clone()),
         ];
         if let Some(v) = &id.version {
@@ -441,6 +496,11 @@ impl Plugin {
     /// The limits its invocations run with.
     pub fn limits(&self) -> &Limits {
         &self.limits
+    }
+
+    /// Its `cache` capability's store, shared by all its invocations.
+    pub fn cache(&self) -> &PluginCache {
+        &self.cache
     }
 
     /// What its guests recorded, and what the limits dropped, so far.

@@ -5,4 +5,6 @@ mod collector_fault;
 mod embedding;
 mod harness;
 mod hostile;
+mod http;
 mod patterns;
+mod testkit;

@@ -6,7 +6,7 @@ use std::process::Output;
 use std::time::Duration;
 
 use wasmtrace_test_artifacts::{
-    BATCH, CIRCUIT_BREAKER, LONG_OPERATION, REQUEST_HANDLER, RETRY, SAMPLING,
+    BATCH, CACHE, CIRCUIT_BREAKER, LONG_OPERATION, REQUEST_HANDLER, RETRY, SAMPLING,
 };
 use wasmtrace_test_support::{
     AttrValue, OtlpReceiver, ReceivedSpan, SpanKind, SpanTree, StatusCode, Transport,
@@ -883,5 +883,63 @@ fn every_pattern_prints_its_tree_on_the_embedded_default() {
                 "{plugin}: missing {needle:?} in:\n{err}"
             );
         }
+    }
+}
+
+#[test]
+fn cache_misses_fetches_and_puts_then_hits() {
+    let run = run_over_otlp("cache", CACHE, &[]);
+    assert!(run.out.status.success(), "{}", run.stderr());
+    assert_eq!(run.stdout(), "42 -> edsger-42\n9 -> ken-9\n42 -> edsger-42");
+
+    let tree = run.tree();
+    assert_eq!(
+        tree.render_redacted(),
+        shape(&[
+            "invoke cache",
+            "  parse_ids",
+            "  get_user",
+            "    cache.get",
+            "    fetch_from_source",
+            "      cache.put",
+            "  get_user",
+            "    cache.get",
+            "    fetch_from_source",
+            "      cache.put",
+            "  get_user",
+            "    cache.get",
+        ])
+    );
+    tree.assert_single_trace();
+    // The cache spans are the host's (its instrumentation scope), the rest
+    // the plugin's.
+    for span in tree.spans() {
+        let expected = if span.name.starts_with("cache.") || span.name.starts_with("invoke ") {
+            "wasmtrace"
+        } else {
+            "cache"
+        };
+        assert_eq!(span.scope.name, expected, "{}", span.name);
+    }
+    let gets = tree.find_all("cache.get");
+    let hits: Vec<Option<&AttrValue>> = gets.iter().map(|s| s.attr("cache.hit")).collect();
+    assert_eq!(
+        hits,
+        [
+            Some(&AttrValue::Bool(false)),
+            Some(&AttrValue::Bool(false)),
+            Some(&AttrValue::Bool(true)),
+        ]
+    );
+    assert_eq!(str_attr(gets[2], "cache.key"), Some("user:42"));
+    assert_eq!(int_attr(gets[2], "cache.item.size"), Some(9));
+    let users = tree.find_all("get_user");
+    assert_eq!(str_attr(users[0], "user.source"), Some("origin"));
+    assert_eq!(str_attr(users[2], "user.source"), Some("cache"));
+    for put in tree.find_all("cache.put") {
+        let fetch = tree.parent_of(put).expect("parent of cache.put");
+        assert_eq!(fetch.name, "fetch_from_source");
+        assert!(int_attr(put, "cache.item.size").is_some_and(|n| n > 0));
+        assert_eq!(int_attr(put, "cache.evicted"), Some(0));
     }
 }

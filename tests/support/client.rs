@@ -9,7 +9,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use opentelemetry_proto::tonic::common::v1::{
-    AnyValue, ArrayValue, InstrumentationScope, KeyValue, KeyValueList, any_value,
+    InstrumentationScope, KeyValue,
 };
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
@@ -90,28 +90,6 @@ pub fn export_http_json(
 ) -> anyhow::Result<ExportTraceServiceResponse> {
     let body = post_traces(endpoint, "application/json", serde_json::to_vec(request)?)?;
     serde_json::from_slice(&body).context("decoding the export response")
-}
-
-impl AttrValue {
-    /// Converts back to an OTLP `AnyValue`.
-    pub fn to_any_value(&self) -> AnyValue {
-        let value = match self {
-            AttrValue::String(s) => Some(any_value::Value::StringValue(s.clone())),
-            AttrValue::Bool(b) => Some(any_value::Value::BoolValue(*b)),
-            AttrValue::Int(i) => Some(any_value::Value::IntValue(*i)),
-            AttrValue::Double(d) => Some(any_value::Value::DoubleValue(*d)),
-            AttrValue::Bytes(b) => Some(any_value::Value::BytesValue(b.clone())),
-            AttrValue::Array(a) => Some(any_value::Value::ArrayValue(ArrayValue {
-                values: a.iter().map(AttrValue::to_any_value).collect(),
-            })),
-            AttrValue::KvList(kv) => Some(any_value::Value::KvlistValue(KeyValueList {
-                values: kv.iter().map(|(k, v)| kv_pair(k, v.clone())).collect(),
-            })),
-            AttrValue::StringIndex(i) => Some(any_value::Value::StringValueStrindex(*i)),
-            AttrValue::Empty => None,
-        };
-        AnyValue { value }
-    }
 }
 
 /// An OTLP `KeyValue`: `kv("http.status_code", 200)`.

@@ -3,7 +3,8 @@
 //! - [`OtlpReceiver`]: an in-process OTLP trace receiver (real gRPC and real
 //!   HTTP) that stores what it receives, for synchronous `#[test]`s.
 //! - [`ReceivedSpan`], [`AttrValue`], [`SpanTree`]: a flattened, typed view of
-//!   received spans and their parent/child structure.
+//!   received spans and their parent/child structure, from wasmtrace's test
+//!   kit (`wasmtrace::testkit`, the same one plugin authors use).
 //! - [`Rotel`]: a real external collector (`rotel-agent`) run as a child
 //!   process, typically forwarding to an [`OtlpReceiver`].
 //! - [`client`]: tiny OTLP exporters and request builders for smoke tests.
@@ -13,8 +14,9 @@
 pub mod client;
 pub mod receiver;
 pub mod rotel;
-pub mod span;
-pub mod tree;
+/// The typed span view, shared with plugin authors through wasmtrace's
+/// test kit.
+pub use wasmtrace::testkit::{span, tree};
 
 pub use receiver::{OtlpReceiver, ReceivedRequest, Transport, TransportCounts};
 pub use rotel::{ForwardProtocol, Rotel, RotelConfig, RotelExporter};

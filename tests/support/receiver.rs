@@ -26,16 +26,8 @@ use tonic::codec::CompressionEncoding;
 use crate::span::ReceivedSpan;
 use crate::tree::SpanTree;
 
-/// How an export request reached the receiver.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Transport {
-    /// OTLP/gRPC (`opentelemetry.proto.collector.trace.v1.TraceService/Export`).
-    Grpc,
-    /// OTLP/HTTP with a binary protobuf body.
-    HttpProtobuf,
-    /// OTLP/HTTP with a JSON body.
-    HttpJson,
-}
+/// How an export request reached the receiver (never `InMemory` here).
+pub use wasmtrace::testkit::Transport;
 
 /// Number of export requests received per transport.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -226,6 +218,7 @@ impl OtlpReceiver {
             Transport::Grpc => ("grpc", self.grpc_endpoint()),
             Transport::HttpProtobuf => ("http/protobuf", self.http_endpoint()),
             Transport::HttpJson => ("http/json", self.http_endpoint()),
+            Transport::InMemory => panic!("exporter_env needs an OTLP transport"),
         };
         vec![
             ("OTEL_EXPORTER_OTLP_PROTOCOL", proto.to_string()),
@@ -252,6 +245,8 @@ impl OtlpReceiver {
                 Transport::Grpc => counts.grpc += 1,
                 Transport::HttpProtobuf => counts.http_protobuf += 1,
                 Transport::HttpJson => counts.http_json += 1,
+                // Never recorded: this receiver only takes OTLP.
+                Transport::InMemory => {}
             }
         }
         counts

@@ -59,6 +59,11 @@ struct RunArgs {
     /// Maximum linear memory of the plugin, in bytes.
     #[arg(long, value_name = "BYTES")]
     max_memory: Option<usize>,
+    /// Let the plugin send HTTP requests (wasi:http) to HOST (on the
+    /// scheme's default port) or HOST:PORT; repeatable. Without it every
+    /// request is denied. Each request is traced as a client span.
+    #[arg(long = "allow-http", value_name = "HOST[:PORT]")]
+    allow_http: Vec<String>,
     /// Tracing limits from a JSON file, e.g. `{"max_spans": 1000}` (see
     /// `wasmtrace::Limits` for the fields).
     #[arg(long, value_name = "FILE")]
@@ -160,6 +165,8 @@ fn invoke(args: &RunArgs, telemetry: &Telemetry, limits: Limits) -> Result<Strin
         max_memory: args.max_memory,
         inherit_stdio: true,
         limits,
+        cache: Default::default(),
+        allowed_http_hosts: args.allow_http.clone(),
     };
     let parent = parent_context(args)?;
     let runtime = Runtime::new(telemetry.provider(), config)?;

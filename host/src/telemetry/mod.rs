@@ -11,6 +11,7 @@ pub use delivery::DeliveryStats;
 pub use otlp_json::OtlpJsonFileExporter;
 
 use delivery::{CountingExporter, CountingProcessor};
+use crate::sampling::PluginSampler;
 
 use anyhow::{Context as _, bail};
 use opentelemetry::KeyValue;
@@ -116,6 +117,7 @@ pub struct TelemetryBuilder {
     span_limits: Option<SpanLimits>,
     endpoint: Option<String>,
     batch_config: Option<BatchConfig>,
+    sampler: Option<PluginSampler>,
 }
 
 /// The process's tracer provider and what it needs to keep running (a Tokio
@@ -127,6 +129,7 @@ pub struct Telemetry {
     exporter: TracesExporter,
     disabled: bool,
     delivery: Arc<DeliveryStats>,
+    sampler: PluginSampler,
     // Dropped after the provider is shut down: the gRPC channel lives here.
     _runtime: Option<tokio::runtime::Runtime>,
 }
@@ -144,6 +147,7 @@ impl Telemetry {
             span_limits: None,
             endpoint: None,
             batch_config: None,
+            sampler: None,
         }
     }
 
@@ -161,6 +165,12 @@ impl Telemetry {
     /// readable after [`Telemetry::shutdown`].
     pub fn delivery_handle(&self) -> Arc<DeliveryStats> {
         self.delivery.clone()
+    }
+
+    /// The provider's sampler: give a plugin its own with
+    /// [`PluginSampler::set`].
+    pub fn plugin_sampler(&self) -> &PluginSampler {
+        &self.sampler
     }
 
     /// Whether `OTEL_SDK_DISABLED` turned tracing off.
@@ -205,6 +215,13 @@ impl TelemetryBuilder {
         self
     }
 
+    /// The sampler, overriding `OTEL_TRACES_SAMPLER`; per-plugin samplers
+    /// can be set on it before or after building.
+    pub fn with_sampler(mut self, sampler: PluginSampler) -> Self {
+        self.sampler = Some(sampler);
+        self
+    }
+
     /// Also writes every span to `path` as OTLP/JSON.
     pub fn with_json_file(mut self, path: impl Into<PathBuf>) -> Self {
         self.json_file = Some(path.into());
@@ -225,6 +242,7 @@ impl TelemetryBuilder {
             builder = builder.with_span_limits(limits);
         }
         let delivery = Arc::new(DeliveryStats::default());
+        let sampler = self.sampler.unwrap_or_else(PluginSampler::from_env);
         if disabled {
             // A no-op SDK: nothing is sampled, contexts still propagate.
             return Ok(Telemetry {
@@ -232,6 +250,7 @@ impl TelemetryBuilder {
                 exporter: TracesExporter::None,
                 disabled,
                 delivery,
+                sampler,
                 _runtime: None,
             });
         }
@@ -293,10 +312,11 @@ impl TelemetryBuilder {
             builder = builder.with_batch_exporter(file);
         }
         Ok(Telemetry {
-            provider: builder.build(),
+            provider: builder.with_sampler(sampler.clone()).build(),
             exporter,
             disabled,
             delivery,
+            sampler,
             _runtime: runtime,
         })
     }

@@ -3,7 +3,7 @@
 use std::collections::{BTreeSet, HashSet};
 use std::fmt::Write as _;
 
-use crate::span::ReceivedSpan;
+use super::span::ReceivedSpan;
 
 /// The spans of one or more traces arranged by parent/child relation.
 ///
@@ -154,6 +154,45 @@ impl<'a> SpanTree<'a> {
             }
         }
         out
+    }
+
+    /// Renders the tree for snapshot tests: like
+    /// [`render_redacted`](Self::render_redacted), with each span's kind,
+    /// status, attributes (sorted) and events (in order, after `|`) on its
+    /// line, and no ids or times. Values of the `volatile` attributes are
+    /// written as `<redacted>` and the host's per-build and per-instance
+    /// attributes (`wasmtrace.component.sha256`, `wasmtrace.instance.id`)
+    /// are left out, so two runs of the same plugin render the same text.
+    pub fn render_snapshot(&self, volatile: &[&str]) -> String {
+        const PER_INSTANCE: [&str; 2] = ["wasmtrace.instance.id", "wasmtrace.component.sha256"];
+        let attrs = |attributes: &std::collections::BTreeMap<String, super::AttrValue>| {
+            attributes
+                .iter()
+                .filter(|(k, _)| !PER_INSTANCE.contains(&k.as_str()))
+                .map(|(k, v)| {
+                    if volatile.contains(&k.as_str()) {
+                        format!(" {k}=<redacted>")
+                    } else {
+                        format!(" {k}={v}")
+                    }
+                })
+                .collect::<String>()
+        };
+        self.render_with(|s| {
+            let mut label = format!("{} [{:?}", s.name, s.kind);
+            if s.status_code != super::StatusCode::Unset {
+                let _ = write!(label, ", {:?}", s.status_code);
+                if !s.status_message.is_empty() {
+                    let _ = write!(label, " {:?}", s.status_message);
+                }
+            }
+            label.push(']');
+            label.push_str(&attrs(&s.attributes));
+            for event in &s.events {
+                let _ = write!(label, " | event {}{}", event.name, attrs(&event.attributes));
+            }
+            label
+        })
     }
 
     fn render_node(

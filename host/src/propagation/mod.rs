@@ -1,5 +1,18 @@
 //! Contexts and carriers: the host side of the `propagation` interface, and
 //! the propagators chosen with `OTEL_PROPAGATORS`.
+//!
+//! The propagators are our own, written to the letter of the W3C specs:
+//! [`w3c`] (Trace Context Level 1, `tracecontext`), [`baggage`] (W3C
+//! Baggage, `baggage`) and [`x_trace_id`] (the guide's `x-trace-id`
+//! compatibility header, opt-in as `xtraceid`).
+
+mod baggage;
+mod w3c;
+mod x_trace_id;
+
+pub use baggage::BaggagePropagator;
+pub use w3c::TraceContextPropagator;
+pub use x_trace_id::XTraceIdPropagator;
 
 use crate::bindings::propagation::{Host, HostContext, HostContextGuard};
 use crate::bindings::types::SpanContext as WitSpanContext;
@@ -7,7 +20,6 @@ use crate::ctx::{Active, ActiveKey, REFUSED, WasmtraceCtx};
 use opentelemetry::Context;
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
 use opentelemetry::trace::TraceContextExt;
-use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 use wasmtime::component::Resource;
 
 /// `OTEL_PROPAGATORS`: which propagators carriers are read and written with.
@@ -22,7 +34,13 @@ pub struct GuestContext;
 pub struct GuestContextGuard;
 
 /// The propagators used to inject into and extract from carriers: W3C Trace
-/// Context and W3C Baggage by default, as OTel specifies.
+/// Context and W3C Baggage by default, as OTel specifies; `xtraceid` (the
+/// `x-trace-id` header) on request.
+///
+/// On extraction the propagators run in order and the first valid span
+/// context wins: a later propagator never replaces it, except that a
+/// context from `x-trace-id` (which has no parent span id) gives way to a
+/// valid `traceparent` wherever `tracecontext` is listed.
 pub struct Propagators {
     propagators: Vec<Box<dyn TextMapPropagator + Send + Sync>>,
     names: Vec<&'static str>,
@@ -65,7 +83,11 @@ impl Propagators {
                     propagators.push(Box::new(BaggagePropagator::new()));
                     names.push("baggage");
                 }
-                "tracecontext" | "baggage" => {}
+                "xtraceid" if !names.contains(&"xtraceid") => {
+                    propagators.push(Box::new(XTraceIdPropagator::new()));
+                    names.push("xtraceid");
+                }
+                "tracecontext" | "baggage" | "xtraceid" => {}
                 "none" => {
                     return Self {
                         propagators: Vec::new(),
@@ -95,12 +117,32 @@ impl Propagators {
     }
 
     /// Reads a context from a carrier; malformed entries are ignored as the
-    /// W3C specs say, never an error.
+    /// W3C specs say, never an error. The first valid span context wins (a
+    /// later propagator does not replace it), but one from `x-trace-id`
+    /// gives way to a valid `traceparent`.
     pub fn extract(&self, carrier: &[(String, String)]) -> Context {
         let carrier = CarrierRef(carrier);
-        self.propagators.iter().fold(Context::new(), |cx, p| {
-            p.extract_with_context(&cx, &carrier)
-        })
+        let mut cx = Context::new();
+        // Whether `cx` holds a span context that nothing may replace.
+        let mut settled = false;
+        for (p, name) in self.propagators.iter().zip(&self.names) {
+            let weak = *name == "xtraceid";
+            let before = cx.span().span_context().clone();
+            let next = p.extract_with_context(&cx, &carrier);
+            let after = next.span().span_context().clone();
+            cx = if after == before || !before.is_valid() {
+                settled |= after.is_valid() && !weak;
+                next
+            } else if after.is_valid() && !settled && !weak {
+                settled = true;
+                next
+            } else {
+                // Keep the earlier span context (and whatever else `next`
+                // added, e.g. baggage).
+                next.with_remote_span_context(before)
+            };
+        }
+        cx
     }
 }
 
@@ -113,7 +155,7 @@ impl Injector for Carrier {
     }
 }
 
-struct CarrierRef<'a>(&'a [(String, String)]);
+pub(crate) struct CarrierRef<'a>(pub(crate) &'a [(String, String)]);
 
 impl Extractor for CarrierRef<'_> {
     fn get(&self, key: &str) -> Option<&str> {
@@ -125,6 +167,19 @@ impl Extractor for CarrierRef<'_> {
 
     fn keys(&self) -> Vec<&str> {
         self.0.iter().map(|(k, _)| k.as_str()).collect()
+    }
+
+    /// Every value of `key`, in order (names compared case-insensitively):
+    /// W3C needs them to combine `tracestate` and `baggage` entries and to
+    /// reject several `traceparent`s.
+    fn get_all(&self, key: &str) -> Option<Vec<&str>> {
+        let all: Vec<&str> = self
+            .0
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v.as_str())
+            .collect();
+        (!all.is_empty()).then_some(all)
     }
 }
 
@@ -199,14 +254,9 @@ impl HostContext for WasmtraceCtx {
     ) -> Resource<GuestContext> {
         use opentelemetry::baggage::BaggageExt;
         let cx = self.context(&handle);
-        let mut baggage = opentelemetry::baggage::Baggage::new();
-        for (k, (v, meta)) in cx.baggage() {
-            baggage.insert_with_metadata(k.clone(), v.clone(), meta.clone());
-        }
-        for (k, v) in entries {
-            // Baggage::insert enforces W3C's entry-count and size limits.
-            baggage.insert(k, v);
-        }
+        // Names must be W3C tokens; entries past W3C's limits (64 entries,
+        // 8192 bytes as encoded) are dropped.
+        let baggage = baggage::with_entries(cx.baggage(), entries);
         let cx = cx.with_baggage(baggage);
         self.new_context(cx)
     }
@@ -279,6 +329,97 @@ mod tests {
             let cx = props.extract(&pairs(&[("traceparent", bad)]));
             assert!(!cx.span().span_context().is_valid(), "{bad}");
         }
+    }
+
+    const TP: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    const TP_TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+    const X_TRACE: &str = "0af7651916cd43dd8448eb211c80319c";
+
+    fn trace_id_of(cx: &Context) -> String {
+        cx.span().span_context().trace_id().to_string()
+    }
+
+    #[test]
+    fn otel_propagators_xtraceid_is_opt_in() {
+        assert_eq!(Propagators::default().names(), ["tracecontext", "baggage"]);
+        let cx = Propagators::default().extract(&pairs(&[("x-trace-id", X_TRACE)]));
+        assert!(!cx.span().span_context().is_valid());
+        assert_eq!(
+            Propagators::parse("tracecontext,baggage,xtraceid,xtraceid").names(),
+            ["tracecontext", "baggage", "xtraceid"]
+        );
+        let cx = Propagators::parse("xtraceid").extract(&pairs(&[("x-trace-id", X_TRACE)]));
+        assert_eq!(trace_id_of(&cx), X_TRACE);
+    }
+
+    #[test]
+    fn traceparent_wins_over_x_trace_id_in_either_order() {
+        let carrier = pairs(&[("traceparent", TP), ("x-trace-id", X_TRACE)]);
+        for list in ["tracecontext,xtraceid", "xtraceid,tracecontext"] {
+            let cx = Propagators::parse(list).extract(&carrier);
+            let sc = cx.span().span_context().clone();
+            assert_eq!(sc.trace_id().to_string(), TP_TRACE, "{list}");
+            assert_eq!(sc.span_id().to_string(), "00f067aa0ba902b7", "{list}");
+        }
+    }
+
+    #[test]
+    fn x_trace_id_is_used_when_traceparent_is_invalid() {
+        let carrier = pairs(&[
+            (
+                "traceparent",
+                "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+            ),
+            ("x-trace-id", X_TRACE),
+        ]);
+        let cx = Propagators::parse("tracecontext,xtraceid").extract(&carrier);
+        assert_eq!(trace_id_of(&cx), X_TRACE);
+    }
+
+    /// A propagator that always extracts a fixed span context.
+    #[derive(Debug)]
+    struct Fixed(opentelemetry::trace::SpanContext);
+
+    impl TextMapPropagator for Fixed {
+        fn inject_context(&self, _: &Context, _: &mut dyn Injector) {}
+        fn extract_with_context(&self, cx: &Context, _: &dyn Extractor) -> Context {
+            cx.with_remote_span_context(self.0.clone())
+        }
+        fn fields(&self) -> opentelemetry::propagation::text_map_propagator::FieldIter<'_> {
+            opentelemetry::propagation::text_map_propagator::FieldIter::new(&[])
+        }
+    }
+
+    #[test]
+    fn later_propagators_do_not_clobber_an_earlier_valid_context() {
+        use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceId, TraceState};
+        let other = SpanContext::new(
+            TraceId::from_hex(X_TRACE).unwrap(),
+            SpanId::from_hex("1111111111111111").unwrap(),
+            TraceFlags::SAMPLED,
+            true,
+            TraceState::NONE,
+        );
+        let mut props = Propagators::parse("tracecontext,baggage");
+        props.propagators.push(Box::new(Fixed(other)));
+        props.names.push("fixed");
+        let cx = props.extract(&pairs(&[("traceparent", TP), ("baggage", "k=v")]));
+        assert_eq!(trace_id_of(&cx), TP_TRACE);
+        use opentelemetry::baggage::BaggageExt;
+        assert_eq!(cx.baggage().get("k").map(|v| v.as_str()), Some("v"));
+        // Without a traceparent the later propagator's context is used.
+        let cx = props.extract(&pairs(&[]));
+        assert_eq!(trace_id_of(&cx), X_TRACE);
+    }
+
+    #[test]
+    fn carrier_get_all_matches_names_case_insensitively_in_order() {
+        let carrier = pairs(&[("TraceState", "a=1"), ("x", "y"), ("tracestate", "b=2")]);
+        assert_eq!(
+            CarrierRef(&carrier).get_all("tracestate"),
+            Some(vec!["a=1", "b=2"])
+        );
+        assert_eq!(CarrierRef(&carrier).get_all("baggage"), None);
     }
 
     #[test]

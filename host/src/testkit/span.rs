@@ -4,10 +4,25 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+use opentelemetry_proto::tonic::common::v1::{
+    AnyValue, ArrayValue, KeyValue, KeyValueList, any_value,
+};
 use opentelemetry_proto::tonic::trace::v1::{Span, span, status};
 
-use crate::receiver::Transport;
+/// How a span reached the test: over which OTLP transport, or straight from
+/// the SDK's in-memory exporter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Transport {
+    /// OTLP/gRPC (`opentelemetry.proto.collector.trace.v1.TraceService/Export`).
+    Grpc,
+    /// OTLP/HTTP with a binary protobuf body.
+    HttpProtobuf,
+    /// OTLP/HTTP with a JSON body.
+    HttpJson,
+    /// The in-memory exporter of [`PluginTest`](super::PluginTest), converted
+    /// to OTLP exactly as the OTLP exporter would.
+    InMemory,
+}
 
 /// An attribute value, keeping the type it had on the wire.
 ///
@@ -110,6 +125,34 @@ impl AttrValue {
             AttrValue::StringIndex(_) => "strindex",
             AttrValue::Empty => "empty",
         }
+    }
+}
+
+impl AttrValue {
+    /// Converts back to an OTLP `AnyValue`.
+    pub fn to_any_value(&self) -> AnyValue {
+        let value = match self {
+            AttrValue::String(s) => Some(any_value::Value::StringValue(s.clone())),
+            AttrValue::Bool(b) => Some(any_value::Value::BoolValue(*b)),
+            AttrValue::Int(i) => Some(any_value::Value::IntValue(*i)),
+            AttrValue::Double(d) => Some(any_value::Value::DoubleValue(*d)),
+            AttrValue::Bytes(b) => Some(any_value::Value::BytesValue(b.clone())),
+            AttrValue::Array(a) => Some(any_value::Value::ArrayValue(ArrayValue {
+                values: a.iter().map(AttrValue::to_any_value).collect(),
+            })),
+            AttrValue::KvList(kv) => Some(any_value::Value::KvlistValue(KeyValueList {
+                values: kv.iter()
+                    .map(|(k, v)| KeyValue {
+                        key: k.clone(),
+                        value: Some(v.to_any_value()),
+                        ..Default::default()
+                    })
+                    .collect(),
+            })),
+            AttrValue::StringIndex(i) => Some(any_value::Value::StringValueStrindex(*i)),
+            AttrValue::Empty => None,
+        };
+        AnyValue { value }
     }
 }
 
