@@ -178,6 +178,7 @@ impl WasmtraceCtx {
         }
         self.open = 0;
         self.active.clear();
+        self.stats.spans_ended_n(open.len() as u64);
         open.len()
     }
 

@@ -11,6 +11,7 @@ use crate::ctx::{Active, ActiveKey, OpenSpan, REFUSED, WasmtraceCtx};
 use crate::limits::truncate;
 use opentelemetry::trace::{SpanBuilder, TraceContextExt, Tracer};
 use opentelemetry::{Context, KeyValue};
+use std::time::Instant;
 use wasmtime::component::Resource;
 
 /// The host representation of a guest `span` handle. Its `rep` indexes the
@@ -37,6 +38,7 @@ impl WasmtraceCtx {
         }
         span.ended = true;
         span.cx.span().end();
+        self.stats.span_ended();
         self.open -= 1;
         self.deactivate(ActiveKey::Span(rep));
     }
@@ -132,20 +134,27 @@ impl WasmtraceCtx {
 
 impl HostSpan for WasmtraceCtx {
     fn start(&mut self, name: String, options: StartOptions) -> Resource<GuestSpan> {
-        Resource::new_own(self.start_span(name, options))
+        let t = Instant::now();
+        let rep = self.start_span(name, options);
+        self.stats.add_time_since(t);
+        Resource::new_own(rep)
     }
 
     fn set_attributes(&mut self, span: Resource<GuestSpan>, attributes: Vec<WitKeyValue>) {
+        let t = Instant::now();
         if let Some(s) = self.open_span(&span) {
             s.cx.span().set_attributes(self.otel_attributes(attributes));
         }
+        self.stats.add_time_since(t);
     }
 
     fn add_event(&mut self, span: Resource<GuestSpan>, name: String, attributes: Vec<WitKeyValue>) {
+        let t = Instant::now();
         if let Some(s) = self.open_span(&span) {
             s.cx.span()
                 .add_event(self.event_name(name), self.otel_attributes(attributes));
         }
+        self.stats.add_time_since(t);
     }
 
     fn set_status(&mut self, span: Resource<GuestSpan>, status: Status) {
@@ -191,31 +200,39 @@ impl HostSpan for WasmtraceCtx {
     }
 
     fn end(&mut self, span: Resource<GuestSpan>) {
+        let t = Instant::now();
         self.end_span(span.rep());
+        self.stats.add_time_since(t);
     }
 
     fn drop(&mut self, span: Resource<GuestSpan>) -> wasmtime::Result<()> {
+        let t = Instant::now();
         let rep = span.rep();
         self.end_span(rep);
         if self.spans.contains(rep as usize) {
             self.spans.remove(rep as usize);
         }
+        self.stats.add_time_since(t);
         Ok(())
     }
 }
 
 impl Host for WasmtraceCtx {
     fn add_attributes(&mut self, attributes: Vec<WitKeyValue>) {
+        let t = Instant::now();
         if let Some(cx) = self.current_guest_span() {
             cx.span().set_attributes(self.otel_attributes(attributes));
         }
+        self.stats.add_time_since(t);
     }
 
     fn record_event(&mut self, name: String, attributes: Vec<WitKeyValue>) {
+        let t = Instant::now();
         if let Some(cx) = self.current_guest_span() {
             cx.span()
                 .add_event(self.event_name(name), self.otel_attributes(attributes));
         }
+        self.stats.add_time_since(t);
     }
 
     fn current_span_context(&mut self) -> WitSpanContext {

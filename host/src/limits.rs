@@ -96,14 +96,27 @@ pub(crate) fn truncate(mut s: String, max: u32) -> String {
 #[derive(Debug, Default)]
 pub struct TracingStats {
     spans_started: AtomicU64,
+    spans_ended: AtomicU64,
     spans_dropped: AtomicU64,
     contexts_dropped: AtomicU64,
+    tracing_nanos: AtomicU64,
 }
 
 impl TracingStats {
     /// Guest spans started (recorded or not).
     pub fn spans_started(&self) -> u64 {
         self.spans_started.load(Ordering::Relaxed)
+    }
+
+    /// Spans ended (by the guest, or by the host after a crash).
+    pub fn spans_ended(&self) -> u64 {
+        self.spans_ended.load(Ordering::Relaxed)
+    }
+
+    /// Time spent inside the tracing host calls (the guide's "monitor
+    /// overhead"): what tracing costs this plugin, boundary excluded.
+    pub fn tracing_time(&self) -> std::time::Duration {
+        std::time::Duration::from_nanos(self.tracing_nanos.load(Ordering::Relaxed))
     }
 
     /// Guest spans dropped because a limit was reached.
@@ -118,6 +131,20 @@ impl TracingStats {
 
     pub(crate) fn span_started(&self) {
         self.spans_started.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn span_ended(&self) {
+        self.spans_ended.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn spans_ended_n(&self, n: u64) {
+        self.spans_ended.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Adds the time since `since` to the time spent in tracing calls.
+    pub(crate) fn add_time_since(&self, since: std::time::Instant) {
+        let nanos = u64::try_from(since.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.tracing_nanos.fetch_add(nanos, Ordering::Relaxed);
     }
 
     pub(crate) fn span_dropped(&self) {

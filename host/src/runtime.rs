@@ -503,6 +503,11 @@ impl Plugin {
         &self.cache
     }
 
+    /// Its counters, shared: for reporting them after the plugin is gone.
+    pub fn stats_handle(&self) -> Arc<TracingStats> {
+        self.stats.clone()
+    }
+
     /// What its guests recorded, and what the limits dropped, so far.
     pub fn stats(&self) -> &TracingStats {
         &self.stats

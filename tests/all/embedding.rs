@@ -154,3 +154,64 @@ fn explicit_parents_inactive_spans_carriers_and_new_roots() {
     assert_ne!(root.trace_id, invoke.trace_id);
     assert_ne!(root.trace_id, remote.trace_id);
 }
+
+/// The guide's "sample 10%" per plugin: one provider, the noisy plugin
+/// sampled by its own sampler, the others by the default.
+#[test]
+fn each_plugin_can_have_its_own_sampler() {
+    use opentelemetry_sdk::trace::Sampler;
+    use wasmtrace::PluginSampler;
+    use wasmtrace_test_artifacts::REQUEST_HANDLER;
+
+    let rx = OtlpReceiver::start().unwrap();
+    let samplers = PluginSampler::new(Sampler::ParentBased(Box::new(Sampler::AlwaysOn)));
+    let provider = SdkTracerProvider::builder()
+        .with_sampler(samplers.clone())
+        .with_simple_exporter(http_exporter(&rx))
+        .build();
+    let runtime = Runtime::new(&provider, RuntimeConfig::default()).unwrap();
+    let quickstart = runtime.load_file(QUICKSTART.as_ref()).unwrap();
+    let handler = runtime.load_file(REQUEST_HANDLER.as_ref()).unwrap();
+    // A 0% ratio keeps the test deterministic; 0.1 is the guide's value.
+    samplers.set(
+        "request-handler",
+        Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(0.0))),
+    );
+    for _ in 0..5 {
+        runtime.invoke(&handler, "widget:1", &Context::new()).unwrap();
+        runtime.invoke(&quickstart, "a b", &Context::new()).unwrap();
+    }
+    // Under a sampled parent the ratio does not apply: parent-based.
+    let tracer = provider.tracer("embedder");
+    let cx = Context::current_with_span(tracer.start("request"));
+    runtime.invoke(&handler, "widget:1", &cx).unwrap();
+    cx.span().end();
+    // The plugin was sampled out without stopping its work or its counters.
+    assert_eq!(handler.stats().spans_started(), 24);
+    samplers.remove("request-handler");
+    runtime.invoke(&handler, "widget:1", &Context::new()).unwrap();
+    provider.shutdown().unwrap();
+
+    // 5 sampled quickstart invocations of 5 spans, the request, and the
+    // two sampled request-handler invocations of 5 spans.
+    let spans = rx
+        .wait_for_span_count(5 * 5 + 1 + 2 * 5, Duration::from_secs(10))
+        .unwrap();
+    assert_eq!(spans.len(), 36);
+    let tree = SpanTree::new(&spans);
+    let handler_roots = tree
+        .find_all("invoke request-handler")
+        .into_iter()
+        .filter(|s| s.parent_span_id.is_none())
+        .count();
+    assert_eq!(handler_roots, 1, "{}", tree.render_redacted());
+    assert_eq!(tree.find_all("invoke request-handler").len(), 2);
+    let handler_spans = spans.iter().filter(|s| s.scope.name == "request-handler");
+    assert_eq!(handler_spans.count(), 2 * 4);
+    assert_eq!(tree.find_all("invoke quickstart").len(), 5);
+    let under_request = tree.find("request").unwrap();
+    assert_eq!(
+        tree.children_of(&under_request.span_id)[0].name,
+        "invoke request-handler"
+    );
+}

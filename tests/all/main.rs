@@ -6,5 +6,6 @@ mod embedding;
 mod harness;
 mod hostile;
 mod http;
+mod overhead;
 mod patterns;
 mod testkit;

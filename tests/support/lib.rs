@@ -18,7 +18,9 @@ pub mod rotel;
 /// test kit.
 pub use wasmtrace::testkit::{span, tree};
 
-pub use receiver::{OtlpReceiver, ReceivedRequest, Transport, TransportCounts};
+pub use receiver::{
+    OtlpReceiver, ReceivedMetricPoint, ReceivedRequest, Transport, TransportCounts,
+};
 pub use rotel::{ForwardProtocol, Rotel, RotelConfig, RotelExporter};
 pub use span::{
     AnyValueKind, AttrValue, ReceivedEvent, ReceivedLink, ReceivedScope, ReceivedSpan, SpanKind,

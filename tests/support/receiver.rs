@@ -1,4 +1,5 @@
-//! An in-process OTLP trace receiver speaking real gRPC and real HTTP.
+//! An in-process OTLP receiver speaking real gRPC and real HTTP: traces over
+//! both, metrics (sums and gauges) over gRPC.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -19,6 +20,13 @@ use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
+use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
+    MetricsService, MetricsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+};
+use opentelemetry_proto::tonic::metrics::v1::{metric, number_data_point};
 use prost::Message as _;
 use tokio::sync::oneshot;
 use tonic::codec::CompressionEncoding;
@@ -64,10 +72,32 @@ pub struct ReceivedRequest {
     pub request: ExportTraceServiceRequest,
 }
 
+/// One data point of a sum or gauge metric received over OTLP/gRPC.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReceivedMetricPoint {
+    /// Metric name.
+    pub name: String,
+    /// Metric unit (UCUM).
+    pub unit: String,
+    /// Instrumentation scope name.
+    pub scope: String,
+    /// Whether the metric is a monotonic sum (a counter).
+    pub monotonic: bool,
+    /// The point's attributes.
+    pub attributes: BTreeMap<String, crate::AttrValue>,
+    /// The value, as a float whether it was sent as int or double.
+    pub value: f64,
+    /// Whether the value was sent as an int.
+    pub is_int: bool,
+    /// The point's time, unix nanoseconds.
+    pub time_unix_nano: u64,
+}
+
 #[derive(Default)]
 struct Store {
     requests: Vec<ReceivedRequest>,
     spans: Vec<ReceivedSpan>,
+    metrics: Vec<ReceivedMetricPoint>,
     errors: Vec<String>,
 }
 
@@ -99,6 +129,41 @@ impl Shared {
             request,
         });
         drop(store);
+        self.changed.notify_all();
+    }
+
+    fn record_metrics(&self, request: &ExportMetricsServiceRequest) {
+        let mut points = Vec::new();
+        for rm in &request.resource_metrics {
+            for sm in &rm.scope_metrics {
+                let scope = sm.scope.as_ref().map(|s| s.name.clone()).unwrap_or_default();
+                for m in &sm.metrics {
+                    let (data_points, monotonic) = match &m.data {
+                        Some(metric::Data::Sum(sum)) => (&sum.data_points, sum.is_monotonic),
+                        Some(metric::Data::Gauge(g)) => (&g.data_points, false),
+                        _ => continue,
+                    };
+                    for p in data_points {
+                        let (value, is_int) = match p.value {
+                            Some(number_data_point::Value::AsInt(i)) => (i as f64, true),
+                            Some(number_data_point::Value::AsDouble(d)) => (d, false),
+                            None => continue,
+                        };
+                        points.push(ReceivedMetricPoint {
+                            name: m.name.clone(),
+                            unit: m.unit.clone(),
+                            scope: scope.clone(),
+                            monotonic,
+                            attributes: crate::span::attributes(&p.attributes),
+                            value,
+                            is_int,
+                            time_unix_nano: p.time_unix_nano,
+                        });
+                    }
+                }
+            }
+        }
+        self.lock().metrics.extend(points);
         self.changed.notify_all();
     }
 
@@ -229,6 +294,37 @@ impl OtlpReceiver {
     /// Every span received so far, in arrival order.
     pub fn spans(&self) -> Vec<ReceivedSpan> {
         self.shared.lock().spans.clone()
+    }
+
+    /// Every sum and gauge data point received so far (OTLP/gRPC metrics),
+    /// in arrival order.
+    pub fn metric_points(&self) -> Vec<ReceivedMetricPoint> {
+        self.shared.lock().metrics.clone()
+    }
+
+    /// Waits until the metric points received so far satisfy `pred`.
+    pub fn wait_for_metrics(
+        &self,
+        pred: impl Fn(&[ReceivedMetricPoint]) -> bool,
+        timeout: Duration,
+    ) -> anyhow::Result<Vec<ReceivedMetricPoint>> {
+        let deadline = Instant::now() + timeout;
+        let mut store = self.shared.lock();
+        while !pred(&store.metrics) {
+            let now = Instant::now();
+            if now >= deadline {
+                let names: std::collections::BTreeSet<&str> =
+                    store.metrics.iter().map(|p| p.name.as_str()).collect();
+                bail!("timed out after {timeout:?} waiting for metrics; received {names:?}");
+            }
+            store = self
+                .shared
+                .changed
+                .wait_timeout(store, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        Ok(store.metrics.clone())
     }
 
     /// Every accepted request so far, in arrival order.
@@ -366,11 +462,17 @@ async fn serve(
     })
     .accept_compressed(CompressionEncoding::Gzip)
     .max_decoding_message_size(64 << 20);
+    let metrics = MetricsServiceServer::new(GrpcService {
+        shared: shared.clone(),
+    })
+    .accept_compressed(CompressionEncoding::Gzip);
     let grpc_shared = shared.clone();
     let grpc_task = tokio::spawn(async move {
         let incoming = tonic::transport::server::TcpIncoming::from(grpc);
         if let Err(e) = tonic::transport::Server::builder()
-            .serve_with_incoming(service, incoming)
+            .add_service(metrics)
+            .add_service(service)
+            .serve_with_incoming(incoming)
             .await
         {
             grpc_shared.reject(format!("gRPC server stopped: {e}"));
@@ -398,6 +500,17 @@ impl TraceService for GrpcService {
         self.shared
             .record(Transport::Grpc, headers, request.into_inner());
         Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
+    }
+}
+
+#[tonic::async_trait]
+impl MetricsService for GrpcService {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportMetricsServiceRequest>,
+    ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
+        self.shared.record_metrics(request.get_ref());
+        Ok(tonic::Response::new(ExportMetricsServiceResponse::default()))
     }
 }
 

@@ -7,8 +7,10 @@ use opentelemetry::trace::TraceContextExt;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
-use wasmtrace::telemetry::Telemetry;
-use wasmtrace::{InvocationError, Limits, Runtime, RuntimeConfig};
+use opentelemetry::metrics::MeterProvider as _;
+use std::sync::Arc;
+use wasmtrace::telemetry::{PluginMetrics, Telemetry, TracesExporter};
+use wasmtrace::{InvocationError, Limits, Runtime, RuntimeConfig, TracingStats};
 
 /// How long shutdown may take to deliver what is still queued.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(10);
@@ -114,11 +116,24 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         telemetry = telemetry.with_json_file(path);
     }
     let telemetry = telemetry.build()?;
-    let result = invoke(&args, &telemetry, limits);
+    let mut stats = None;
+    let result = invoke(&args, &telemetry, limits, &mut stats);
+    let console = matches!(telemetry.exporter(), TracesExporter::Console);
     // Flush before reporting, so that the error is the last thing printed
     // and nothing recorded is lost on the error path.
     let delivery = telemetry.delivery_handle();
     let flushed = telemetry.shutdown(FLUSH_TIMEOUT);
+    // The embedded default's overhead summary (over OTLP, the same numbers
+    // are metrics).
+    if let Some(stats) = stats.filter(|_| console) {
+        eprintln!(
+            "tracing: {} spans started, {} ended, {} dropped; {:.1?} in tracing calls",
+            stats.spans_started(),
+            stats.spans_ended(),
+            stats.spans_dropped(),
+            stats.tracing_time()
+        );
+    }
     if delivery.undelivered() > 0 {
         eprintln!(
             "warning: {} of {} spans could not be delivered to the collector",
@@ -158,7 +173,12 @@ impl From<anyhow::Error> for RunError {
     }
 }
 
-fn invoke(args: &RunArgs, telemetry: &Telemetry, limits: Limits) -> Result<String, RunError> {
+fn invoke(
+    args: &RunArgs,
+    telemetry: &Telemetry,
+    limits: Limits,
+    stats_out: &mut Option<Arc<TracingStats>>,
+) -> Result<String, RunError> {
     let config = RuntimeConfig {
         fuel: args.fuel,
         deadline: args.timeout_ms.map(Duration::from_millis),
@@ -171,6 +191,8 @@ fn invoke(args: &RunArgs, telemetry: &Telemetry, limits: Limits) -> Result<Strin
     let parent = parent_context(args)?;
     let runtime = Runtime::new(telemetry.provider(), config)?;
     let plugin = runtime.load_file(&args.plugin)?;
+    PluginMetrics::new(&telemetry.meter_provider().meter("wasmtrace")).track(&plugin);
+    *stats_out = Some(plugin.stats_handle());
     let result = runtime.invoke(&plugin, &args.input, &parent);
     let stats = plugin.stats();
     if stats.spans_dropped() > 0 || stats.contexts_dropped() > 0 {

@@ -182,6 +182,7 @@ impl CacheCtx<'_> {
             span.set_status(Status::error(message));
         }
         span.end();
+        self.tracing.stats.span_ended();
         result
     }
 }

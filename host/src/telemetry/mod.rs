@@ -4,6 +4,7 @@
 
 mod console;
 mod delivery;
+mod metrics;
 mod otlp_json;
 
 pub use console::{ConsoleTreeExporter, render_traces};
@@ -12,6 +13,9 @@ pub use otlp_json::OtlpJsonFileExporter;
 
 use delivery::{CountingExporter, CountingProcessor};
 use crate::sampling::PluginSampler;
+pub use metrics::PluginMetrics;
+use opentelemetry_sdk::error::OTelSdkError;
+use opentelemetry_sdk::metrics::SdkMeterProvider;
 
 use anyhow::{Context as _, bail};
 use opentelemetry::KeyValue;
@@ -101,6 +105,15 @@ pub fn protocol_from_env() -> anyhow::Result<Protocol> {
     }
 }
 
+/// `OTEL_METRICS_EXPORTER`: `otlp` (the default) or `none`.
+pub const OTEL_METRICS_EXPORTER: &str = "OTEL_METRICS_EXPORTER";
+
+/// Whether the runtime's metrics are exported (when traces go over OTLP):
+/// unless `OTEL_METRICS_EXPORTER` is `none`.
+fn metrics_enabled() -> bool {
+    !env_value(OTEL_METRICS_EXPORTER).is_some_and(|v| v.eq_ignore_ascii_case("none"))
+}
+
 /// Whether `OTEL_SDK_DISABLED` is `true` (case-insensitive), as the spec
 /// says; any other value leaves the SDK enabled.
 pub fn sdk_disabled() -> bool {
@@ -130,6 +143,7 @@ pub struct Telemetry {
     disabled: bool,
     delivery: Arc<DeliveryStats>,
     sampler: PluginSampler,
+    meter_provider: SdkMeterProvider,
     // Dropped after the provider is shut down: the gRPC channel lives here.
     _runtime: Option<tokio::runtime::Runtime>,
 }
@@ -173,6 +187,14 @@ impl Telemetry {
         &self.sampler
     }
 
+    /// The meter provider the runtime's own metrics ([`PluginMetrics`]) are
+    /// reported with: OTLP (same endpoint and protocol as traces) when
+    /// traces go over OTLP and `OTEL_METRICS_EXPORTER` is not `none`;
+    /// otherwise it records nothing.
+    pub fn meter_provider(&self) -> &SdkMeterProvider {
+        &self.meter_provider
+    }
+
     /// Whether `OTEL_SDK_DISABLED` turned tracing off.
     pub fn is_disabled(&self) -> bool {
         self.disabled
@@ -181,8 +203,15 @@ impl Telemetry {
     /// Flushes and stops every exporter, waiting at most `timeout`.
     pub fn shutdown(self, timeout: Duration) -> anyhow::Result<()> {
         let result = self.provider.shutdown_with_timeout(timeout);
+        // Metrics last, so that they count every span the flush ended.
+        let metrics = self.meter_provider.shutdown_with_timeout(timeout);
         drop(self._runtime);
-        result.context("flushing spans at shutdown")
+        result.context("flushing spans at shutdown")?;
+        match metrics {
+            // Nothing to flush when metrics are not exported.
+            Ok(()) | Err(OTelSdkError::AlreadyShutdown) => Ok(()),
+            Err(e) => Err(anyhow::Error::new(e).context("flushing metrics at shutdown")),
+        }
     }
 }
 
@@ -237,7 +266,7 @@ impl TelemetryBuilder {
             None if disabled => TracesExporter::None,
             None => TracesExporter::from_env()?,
         };
-        let mut builder = SdkTracerProvider::builder().with_resource(resource);
+        let mut builder = SdkTracerProvider::builder().with_resource(resource.clone());
         if let Some(limits) = self.span_limits {
             builder = builder.with_span_limits(limits);
         }
@@ -251,10 +280,12 @@ impl TelemetryBuilder {
                 disabled,
                 delivery,
                 sampler,
+                meter_provider: SdkMeterProvider::default(),
                 _runtime: None,
             });
         }
         let mut runtime = None;
+        let mut meter_provider = SdkMeterProvider::builder().with_resource(resource.clone());
         match &exporter {
             TracesExporter::Otlp(protocol) => {
                 let span_exporter = match protocol {
@@ -277,6 +308,14 @@ impl TelemetryBuilder {
                         if let Some(endpoint) = &self.endpoint {
                             b = b.with_endpoint(endpoint.clone());
                         }
+                        if metrics_enabled() {
+                            let mut m = opentelemetry_otlp::MetricExporter::builder().with_tonic();
+                            if let Some(endpoint) = &self.endpoint {
+                                m = m.with_endpoint(endpoint.clone());
+                            }
+                            let m = m.build().context("configuring the OTLP/gRPC metric exporter")?;
+                            meter_provider = meter_provider.with_periodic_exporter(m);
+                        }
                         b.build().context("configuring the OTLP/gRPC exporter")?
                     }
                     http => {
@@ -285,6 +324,19 @@ impl TelemetryBuilder {
                             .with_protocol(*http);
                         if let Some(endpoint) = &self.endpoint {
                             b = b.with_endpoint(endpoint.clone());
+                        }
+                        if metrics_enabled() {
+                            let mut m = opentelemetry_otlp::MetricExporter::builder()
+                                .with_http()
+                                .with_protocol(*http);
+                            // An explicit endpoint is the traces URL; metrics
+                            // go next to it.
+                            if let Some(endpoint) = &self.endpoint {
+                                let base = endpoint.trim_end_matches("/v1/traces");
+                                m = m.with_endpoint(format!("{base}/v1/metrics"));
+                            }
+                            let m = m.build().context("configuring the OTLP/HTTP metric exporter")?;
+                            meter_provider = meter_provider.with_periodic_exporter(m);
                         }
                         b.build().context("configuring the OTLP/HTTP exporter")?
                     }
@@ -317,6 +369,7 @@ impl TelemetryBuilder {
             disabled,
             delivery,
             sampler,
+            meter_provider: meter_provider.build(),
             _runtime: runtime,
         })
     }
