@@ -14,7 +14,8 @@
 //!   current span;
 //! * [`trace_headers`], [`propagate_context`] and [`with_propagated_context`]
 //!   carry a trace across process boundaries;
-//! * [`cache`] is the host's traced key/value cache.
+//! * [`cache`] is the host's traced key/value cache, and [`plugins::call`]
+//!   calls another plugin inside the same trace.
 //!
 //! Spans are cheap: starting one (with its initial attributes) and ending it
 //! are one host call each.
@@ -56,6 +57,7 @@
 extern crate self as wasmtrace_sdk;
 
 pub mod cache;
+pub mod plugins;
 pub mod propagation;
 pub mod span;
 pub mod value;

@@ -11,4 +11,4 @@ wasmtime::component::bindgen!({
     },
 });
 
-pub(crate) use self::wasmtrace::tracing::{cache, propagation, tracing, types};
+pub(crate) use self::wasmtrace::tracing::{cache, plugins, propagation, tracing, types};

@@ -57,5 +57,5 @@ pub use propagation::{
     BaggagePropagator, GuestContext, GuestContextGuard, OTEL_PROPAGATORS, Propagators,
     TraceContextPropagator, XTraceIdPropagator,
 };
-pub use runtime::{InvocationError, Plugin, PluginState, Runtime, RuntimeConfig};
+pub use runtime::{InvocationError, MAX_CALL_DEPTH, Plugin, PluginState, Runtime, RuntimeConfig};
 pub use sampling::PluginSampler;

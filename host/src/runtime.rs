@@ -11,7 +11,8 @@ use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer, TracerProv
 use opentelemetry::{Context, InstrumentationScope, KeyValue};
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
 use std::path::Path;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use wasmtime::component::{Component, InstancePre, Linker, ResourceTable};
@@ -44,9 +45,20 @@ pub struct RuntimeConfig {
     pub allowed_http_hosts: Vec<String>,
 }
 
+/// How deep plugins may call plugins (`a` calls `b` calls `c` is 2): a
+/// plugin calling itself must end in an error, not a stack overflow.
+pub const MAX_CALL_DEPTH: u32 = 8;
+
 /// A wasmtime engine and linker set up for traced plugins: WASI (nothing
-/// pre-opened, no network) plus the `wasmtrace:tracing` imports.
+/// pre-opened, no network) plus the `wasmtrace:tracing` imports, and the
+/// plugins registered for plugin-to-plugin calls.
 pub struct Runtime {
+    shared: Arc<Shared>,
+}
+
+/// What invocations share, including those a plugin starts by calling
+/// another.
+struct Shared {
     engine: Engine,
     linker: Linker<PluginState>,
     provider: SdkTracerProvider,
@@ -56,17 +68,19 @@ pub struct Runtime {
     http: crate::http::OutboundHttp,
     config: RuntimeConfig,
     ticker: Option<Arc<AtomicBool>>,
+    /// Plugins other plugins may call, by identity name.
+    registry: RwLock<HashMap<String, Plugin>>,
 }
 
 impl std::fmt::Debug for Runtime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Runtime")
-            .field("config", &self.config)
+            .field("config", &self.shared.config)
             .finish_non_exhaustive()
     }
 }
 
-impl Drop for Runtime {
+impl Drop for Shared {
     fn drop(&mut self) {
         if let Some(stop) = &self.ticker {
             stop.store(true, Ordering::Relaxed);
@@ -81,7 +95,14 @@ pub struct PluginState {
     tracing: WasmtraceCtx,
     http: crate::http::PluginHttp,
     cache: Arc<PluginCache>,
+    calls: Calls,
     limits: StoreLimits,
+}
+
+/// Where a store's plugin-to-plugin calls go, and how deep it already is.
+struct Calls {
+    runtime: Arc<Shared>,
+    depth: u32,
 }
 
 impl std::fmt::Debug for PluginState {
@@ -123,7 +144,48 @@ impl wasmtime::component::HasData for HasCache {
     type Data<'a> = CacheCtx<'a>;
 }
 
+/// Marker for `bindgen!`'s `HasData`: the plugins imports see the store's
+/// tracing state (for the parent) and the runtime.
+struct HasCalls;
+
+impl wasmtime::component::HasData for HasCalls {
+    type Data<'a> = CallsCtx<'a>;
+}
+
+struct CallsCtx<'a> {
+    tracing: &'a mut WasmtraceCtx,
+    calls: &'a Calls,
+}
+
+impl crate::bindings::plugins::Host for CallsCtx<'_> {
+    fn call(&mut self, name: String, input: String) -> Result<String, String> {
+        let Calls { runtime, depth } = self.calls;
+        if *depth >= MAX_CALL_DEPTH {
+            return Err(format!(
+                "cannot call plugin {name:?}: plugin calls are nested {MAX_CALL_DEPTH} deep already"
+            ));
+        }
+        let plugin = runtime
+            .registry
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&name)
+            .cloned();
+        let Some(plugin) = plugin else {
+            return Err(format!("no plugin named {name:?} is registered with the runtime"));
+        };
+        let parent = self.tracing.current_context().clone();
+        runtime
+            .invoke(&plugin, &input, &parent, depth + 1)
+            .map_err(|e| match e {
+                InvocationError::Failed(message) => message,
+                other => format!("plugin {name:?}: {other}"),
+            })
+    }
+}
+
 /// What a plugin exports.
+#[derive(Clone)]
 enum Entry {
     /// `wasmtrace:tracing/handler`: called with the input.
     Handler(crate::bindings::PluginPre<PluginState>),
@@ -131,7 +193,9 @@ enum Entry {
     Command(CommandPre<PluginState>),
 }
 
-/// A compiled plugin, ready to be instantiated for each invocation.
+/// A compiled plugin, ready to be instantiated for each invocation. Clones
+/// share the compiled code, limits, counters and cache.
+#[derive(Clone)]
 pub struct Plugin {
     identity: PluginIdentity,
     tracer: SdkTracer,
@@ -178,6 +242,58 @@ impl std::error::Error for InvocationError {}
 impl Runtime {
     /// Creates a runtime recording with `provider`.
     pub fn new(provider: &SdkTracerProvider, config: RuntimeConfig) -> anyhow::Result<Self> {
+        Ok(Self {
+            shared: Arc::new(Shared::new(provider, config)?),
+        })
+    }
+
+    /// The engine plugins are compiled with.
+    pub fn engine(&self) -> &Engine {
+        &self.shared.engine
+    }
+
+    /// The propagators used for carriers (`OTEL_PROPAGATORS`).
+    pub fn propagators(&self) -> &Propagators {
+        &self.shared.propagators
+    }
+
+    /// Loads and compiles a plugin from a file.
+    pub fn load_file(&self, path: &Path) -> anyhow::Result<Plugin> {
+        self.shared.load_file(path)
+    }
+
+    /// Loads and compiles a plugin from its bytes; `fallback_name` names it
+    /// when the component carries no `wasmtrace-plugin` section.
+    pub fn load(&self, bytes: &[u8], fallback_name: &str) -> anyhow::Result<Plugin> {
+        self.shared.load(bytes, fallback_name)
+    }
+
+    /// Lets other plugins call `plugin` by its identity name
+    /// (`wasmtrace_sdk::plugins::call`). A later registration under the
+    /// same name replaces the earlier one.
+    pub fn register(&self, plugin: &Plugin) {
+        self.shared
+            .registry
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(plugin.identity.name.clone(), plugin.clone());
+    }
+
+    /// Runs one invocation: a fresh instance of `plugin`, inside an
+    /// invocation span that is a child of `parent`. Spans the guest left
+    /// open when it crashed are ended with status Error before this returns.
+    pub fn invoke(
+        &self,
+        plugin: &Plugin,
+        input: &str,
+        parent: &Context,
+    ) -> Result<String, InvocationError> {
+        self.shared.invoke(plugin, input, parent, 0)
+    }
+}
+
+impl Shared {
+    fn new(provider: &SdkTracerProvider, config: RuntimeConfig) -> anyhow::Result<Self> {
         let mut wasm = wasmtime::Config::new();
         wasm.wasm_component_model(true);
         // The tracing imports are synchronous; without async machinery a
@@ -202,6 +318,14 @@ impl Runtime {
         })
         .map_err(anyhow::Error::from)
         .context("linking wasmtrace:tracing/cache")?;
+        crate::bindings::plugins::add_to_linker::<PluginState, HasCalls>(&mut linker, |s| {
+            CallsCtx {
+                tracing: &mut s.tracing,
+                calls: &s.calls,
+            }
+        })
+        .map_err(anyhow::Error::from)
+        .context("linking wasmtrace:tracing/plugins")?;
         // wasi:http is always linked, so that plugins importing it load; the
         // allow list decides per request (empty: every request is denied).
         wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker)
@@ -244,21 +368,11 @@ impl Runtime {
             http,
             config,
             ticker,
+            registry: RwLock::default(),
         })
     }
 
-    /// The engine plugins are compiled with.
-    pub fn engine(&self) -> &Engine {
-        &self.engine
-    }
-
-    /// The propagators used for carriers (`OTEL_PROPAGATORS`).
-    pub fn propagators(&self) -> &Propagators {
-        &self.propagators
-    }
-
-    /// Loads and compiles a plugin from a file.
-    pub fn load_file(&self, path: &Path) -> anyhow::Result<Plugin> {
+    fn load_file(&self, path: &Path) -> anyhow::Result<Plugin> {
         let bytes =
             std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
         let name = path
@@ -269,9 +383,7 @@ impl Runtime {
             .with_context(|| format!("cannot load {}", path.display()))
     }
 
-    /// Loads and compiles a plugin from its bytes; `fallback_name` names it
-    /// when the component carries no `wasmtrace-plugin` section.
-    pub fn load(&self, bytes: &[u8], fallback_name: &str) -> anyhow::Result<Plugin> {
+    fn load(&self, bytes: &[u8], fallback_name: &str) -> anyhow::Result<Plugin> {
         if wasmparser::Parser::is_core_wasm(bytes) {
             bail!(
                 "this is a core WebAssembly module, not a component (build it for wasm32-wasip2, or wrap it with `wasm-tools component new`)"
@@ -324,7 +436,7 @@ impl Runtime {
         })
     }
 
-    fn new_store(&self, plugin: &Plugin) -> Store<PluginState> {
+    fn new_store(self: &Arc<Self>, plugin: &Plugin, depth: u32) -> Store<PluginState> {
         let mut wasi = WasiCtxBuilder::new();
         // Sandbox: no pre-opened directories, no sockets, no name lookups.
         wasi.allow_tcp(false)
@@ -355,6 +467,10 @@ impl Runtime {
                 tracing,
                 http: crate::http::PluginHttp::new(self.http.clone()),
                 cache: plugin.cache.clone(),
+                calls: Calls {
+                    runtime: self.clone(),
+                    depth,
+                },
                 limits: limits.build(),
             },
         );
@@ -370,14 +486,13 @@ impl Runtime {
         store
     }
 
-    /// Runs one invocation: a fresh instance of `plugin`, inside an
-    /// invocation span that is a child of `parent`. Spans the guest left
-    /// open when it crashed are ended with status Error before this returns.
-    pub fn invoke(
-        &self,
+    /// [`Runtime::invoke`], `depth` plugin calls down.
+    fn invoke(
+        self: &Arc<Self>,
         plugin: &Plugin,
         input: &str,
         parent: &Context,
+        depth: u32,
     ) -> Result<String, InvocationError> {
         let id = &plugin.identity;
         let mut attributes = vec![
@@ -387,7 +502,10 @@ impl Runtime {
         if let Some(v) = &id.version {
             attributes.push(KeyValue::new("wasmtrace.plugin.version", v.clone()));
         }
-        let mut store = self.new_store(plugin);
+        if depth > 0 {
+            attributes.push(KeyValue::new("wasmtrace.call.depth", i64::from(depth)));
+        }
+        let mut store = self.new_store(plugin, depth);
         attributes.push(KeyValue::new(
             crate::identity::ATTR_INSTANCE_ID,
             store.data().tracing.instance_id().to_owned(),

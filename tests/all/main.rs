@@ -8,4 +8,5 @@ mod hostile;
 mod http;
 mod overhead;
 mod patterns;
+mod plugin_calls;
 mod testkit;

@@ -66,6 +66,11 @@ struct RunArgs {
     /// request is denied. Each request is traced as a client span.
     #[arg(long = "allow-http", value_name = "HOST[:PORT]")]
     allow_http: Vec<String>,
+    /// Another plugin this one may call by name
+    /// (`wasmtrace_sdk::plugins::call`); repeatable. Its spans join the
+    /// caller's trace.
+    #[arg(long = "plugin", value_name = "FILE")]
+    plugins: Vec<PathBuf>,
     /// Tracing limits from a JSON file, e.g. `{"max_spans": 1000}` (see
     /// `wasmtrace::Limits` for the fields).
     #[arg(long, value_name = "FILE")]
@@ -191,7 +196,14 @@ fn invoke(
     let parent = parent_context(args)?;
     let runtime = Runtime::new(telemetry.provider(), config)?;
     let plugin = runtime.load_file(&args.plugin)?;
-    PluginMetrics::new(&telemetry.meter_provider().meter("wasmtrace")).track(&plugin);
+    let metrics = PluginMetrics::new(&telemetry.meter_provider().meter("wasmtrace"));
+    metrics.track(&plugin);
+    runtime.register(&plugin);
+    for path in &args.plugins {
+        let callee = runtime.load_file(path)?;
+        metrics.track(&callee);
+        runtime.register(&callee);
+    }
     *stats_out = Some(plugin.stats_handle());
     let result = runtime.invoke(&plugin, &args.input, &parent);
     let stats = plugin.stats();
