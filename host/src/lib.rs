@@ -58,4 +58,4 @@ pub use propagation::{
     TraceContextPropagator, XTraceIdPropagator,
 };
 pub use runtime::{InvocationError, MAX_CALL_DEPTH, Plugin, PluginState, Runtime, RuntimeConfig};
-pub use sampling::PluginSampler;
+pub use sampling::{PluginSampler, parse_sampler};

@@ -9,7 +9,7 @@
 
 use opentelemetry::trace::{Link, SpanKind, TraceId};
 use opentelemetry::{Context, KeyValue, Value};
-use opentelemetry_sdk::trace::{SamplingResult, ShouldSample};
+use opentelemetry_sdk::trace::{Sampler, SamplingResult, ShouldSample};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
@@ -122,10 +122,46 @@ impl ShouldSample for PluginSampler {
     }
 }
 
+/// Parses a sampler as `OTEL_TRACES_SAMPLER` names it, with the argument
+/// of `OTEL_TRACES_SAMPLER_ARG` after a colon: `always_on`, `always_off`,
+/// `traceidratio:0.1`, `parentbased_always_on`, `parentbased_always_off`,
+/// `parentbased_traceidratio:0.1`. Unlike the variables, a bad value is an
+/// error: it comes from a command line, where a typo should not pass.
+pub fn parse_sampler(spec: &str) -> anyhow::Result<Sampler> {
+    let (name, arg) = match spec.split_once(':') {
+        Some((name, arg)) => (name.trim(), Some(arg.trim())),
+        None => (spec.trim(), None),
+    };
+    let ratio = || -> anyhow::Result<f64> {
+        let arg = arg.ok_or_else(|| anyhow::anyhow!("{name} needs a ratio: {name}:0.1"))?;
+        match arg.parse::<f64>() {
+            Ok(r) if (0.0..=1.0).contains(&r) => Ok(r),
+            _ => anyhow::bail!("{name}: ratio {arg:?} is not a number from 0 to 1"),
+        }
+    };
+    let no_arg = |sampler: Sampler| match arg {
+        Some(arg) => anyhow::bail!("{name} takes no argument (got {arg:?})"),
+        None => Ok(sampler),
+    };
+    match name {
+        "always_on" => no_arg(Sampler::AlwaysOn),
+        "always_off" => no_arg(Sampler::AlwaysOff),
+        "traceidratio" => Ok(Sampler::TraceIdRatioBased(ratio()?)),
+        "parentbased_always_on" => no_arg(Sampler::ParentBased(Box::new(Sampler::AlwaysOn))),
+        "parentbased_always_off" => no_arg(Sampler::ParentBased(Box::new(Sampler::AlwaysOff))),
+        "parentbased_traceidratio" => Ok(Sampler::ParentBased(Box::new(
+            Sampler::TraceIdRatioBased(ratio()?),
+        ))),
+        other => anyhow::bail!(
+            "unknown sampler {other:?} (use always_on, always_off, traceidratio:R, parentbased_always_on, parentbased_always_off or parentbased_traceidratio:R)"
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use opentelemetry_sdk::trace::{Sampler, SamplingDecision};
+    use opentelemetry_sdk::trace::SamplingDecision;
 
     fn decide(s: &PluginSampler, attrs: &[KeyValue]) -> SamplingDecision {
         s.should_sample(
@@ -137,6 +173,22 @@ mod tests {
             &[],
         )
         .decision
+    }
+
+    #[test]
+    fn sampler_specs_parse_like_otel_traces_sampler() {
+        assert!(matches!(parse_sampler("always_off").unwrap(), Sampler::AlwaysOff));
+        assert!(matches!(
+            parse_sampler("traceidratio:0.25").unwrap(),
+            Sampler::TraceIdRatioBased(r) if r == 0.25
+        ));
+        assert!(matches!(
+            parse_sampler("parentbased_traceidratio:1").unwrap(),
+            Sampler::ParentBased(_)
+        ));
+        for bad in ["traceidratio", "traceidratio:2", "always_on:1", "sometimes", "traceidratio:x"] {
+            assert!(parse_sampler(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

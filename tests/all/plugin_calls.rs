@@ -83,3 +83,33 @@ fn a_plugin_calling_itself_stops_at_the_depth_limit_in_one_trace() {
     assert_eq!(tree.find_all("invoke caller").len(), 1 + 8);
     assert_eq!(tree.find_all("call_plugin").len(), 9);
 }
+
+#[test]
+fn a_callee_can_be_sampled_out_with_its_own_sampler() {
+    let rx = OtlpReceiver::start().unwrap();
+    let out = wasmtrace(
+        &[
+            "run",
+            CALLER,
+            "--plugin",
+            REQUEST_HANDLER,
+            "--sampler",
+            "request-handler=always_off",
+            "--input",
+            "request-handler|widget:2",
+        ],
+        &rx.exporter_env(Transport::Grpc),
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let spans = rx
+        .wait_for_spans(|s| s.iter().any(|s| s.name == "invoke caller"), Duration::from_secs(20))
+        .unwrap();
+    // The callee still ran (its output is the caller's), unrecorded.
+    assert!(String::from_utf8_lossy(&out.stdout).contains("total $5.00"));
+    let tree = SpanTree::new(&spans);
+    assert_eq!(tree.render_redacted(), "invoke caller\n  call_plugin\n");
+
+    let bad = wasmtrace(&["run", CALLER, "--sampler", "request-handler=sometimes"], &[]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown sampler \"sometimes\""));
+}

@@ -71,6 +71,12 @@ struct RunArgs {
     /// caller's trace.
     #[arg(long = "plugin", value_name = "FILE")]
     plugins: Vec<PathBuf>,
+    /// A sampler for one plugin, by its name: `NAME=SAMPLER[:RATIO]` with
+    /// OTEL_TRACES_SAMPLER's names, e.g.
+    /// `--sampler request-handler=parentbased_traceidratio:0.1`; repeatable.
+    /// Other plugins use OTEL_TRACES_SAMPLER.
+    #[arg(long = "sampler", value_name = "NAME=SAMPLER")]
+    samplers: Vec<String>,
     /// Tracing limits from a JSON file, e.g. `{"max_spans": 1000}` (see
     /// `wasmtrace::Limits` for the fields).
     #[arg(long, value_name = "FILE")]
@@ -121,6 +127,14 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         telemetry = telemetry.with_json_file(path);
     }
     let telemetry = telemetry.build()?;
+    for spec in &args.samplers {
+        let (plugin, sampler) = spec
+            .split_once('=')
+            .with_context(|| format!("--sampler {spec:?}: expected NAME=SAMPLER"))?;
+        let sampler = wasmtrace::parse_sampler(sampler)
+            .with_context(|| format!("--sampler {spec:?}"))?;
+        telemetry.plugin_sampler().set(plugin.trim(), sampler);
+    }
     let mut stats = None;
     let result = invoke(&args, &telemetry, limits, &mut stats);
     let console = matches!(telemetry.exporter(), TracesExporter::Console);
