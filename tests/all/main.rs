@@ -2,6 +2,7 @@
 
 mod cli;
 mod collector_fault;
+mod cross_process;
 mod embedding;
 mod harness;
 mod hostile;

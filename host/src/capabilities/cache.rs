@@ -174,7 +174,11 @@ impl CacheCtx<'_> {
             .tracer
             .span_builder(name)
             .with_kind(SpanKind::Internal)
-            .with_attributes([KeyValue::new("cache.key", key)])
+            // Which plugin instance asked (DESIGN.md §9), as on its own spans.
+            .with_attributes(
+                std::iter::once(KeyValue::new("cache.key", key))
+                    .chain(self.tracing.identity_attributes.iter().cloned()),
+            )
             .start_with_context(&self.cache.tracer, &parent);
         let (result, attributes, error) = op(self.cache);
         span.set_attributes(attributes);

@@ -43,9 +43,11 @@
 //!
 //! - A line that is not a JSON object with a string `id` and `body` is
 //!   rejected: a `process orders` span with status Error, an `exception`
-//!   event and `error.type="malformed_message"`. It hangs under the message's
-//!   context when its headers could be read, otherwise under
-//!   `consume_orders`. The other lines are still processed.
+//!   event and `error.type="malformed_message"`. A JSON object's span hangs
+//!   where a good message's would (under its context, or in a new trace);
+//!   for a line that is not even a JSON object there is no context to read,
+//!   and it hangs under `consume_orders`. The other lines are still
+//!   processed.
 //! - An order for an item the inventory does not stock is rejected the same
 //!   way (`error.type="unknown_item"`, on `handle_order` and `process
 //!   orders`).
