@@ -44,6 +44,7 @@ mod limits;
 mod propagation;
 mod runtime;
 mod sampling;
+pub mod serve;
 pub mod telemetry;
 #[cfg(feature = "testkit")]
 pub mod testkit;

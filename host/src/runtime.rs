@@ -10,10 +10,10 @@ use anyhow::{Context as _, bail};
 use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer, TracerProvider};
 use opentelemetry::{Context, InstrumentationScope, KeyValue};
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
-use std::path::Path;
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use wasmtime::component::{Component, InstancePre, Linker, ResourceTable};
 use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder, Trap, WasmBacktrace};
@@ -58,12 +58,12 @@ pub struct Runtime {
 
 /// What invocations share, including those a plugin starts by calling
 /// another.
-struct Shared {
+pub(crate) struct Shared {
     engine: Engine,
     linker: Linker<PluginState>,
     provider: SdkTracerProvider,
-    host_tracer: SdkTracer,
-    propagators: Arc<Propagators>,
+    pub(crate) host_tracer: SdkTracer,
+    pub(crate) propagators: Arc<Propagators>,
     /// The `wasi:http` hooks every store starts from.
     http: crate::http::OutboundHttp,
     config: RuntimeConfig,
@@ -172,7 +172,9 @@ impl crate::bindings::plugins::Host for CallsCtx<'_> {
             .get(&name)
             .cloned();
         let Some(plugin) = plugin else {
-            return Err(format!("no plugin named {name:?} is registered with the runtime"));
+            return Err(format!(
+                "no plugin named {name:?} is registered with the runtime"
+            ));
         };
         let parent = self.tracing.current_context().clone();
         runtime
@@ -191,6 +193,9 @@ enum Entry {
     Handler(crate::bindings::PluginPre<PluginState>),
     /// `wasi:cli/run`: a plain WASI command.
     Command(CommandPre<PluginState>),
+    /// `wasi:http/incoming-handler` (the `wasi:http/proxy` world): served
+    /// by [`crate::serve::HttpServer`], one instance per request.
+    Proxy(wasmtime_wasi_http::p2::bindings::sync::ProxyPre<PluginState>),
 }
 
 /// A compiled plugin, ready to be instantiated for each invocation. Clones
@@ -252,6 +257,11 @@ impl Runtime {
         &self.shared.engine
     }
 
+    /// What its invocations share (for the HTTP server).
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
     /// The propagators used for carriers (`OTEL_PROPAGATORS`).
     pub fn propagators(&self) -> &Propagators {
         &self.shared.propagators
@@ -310,11 +320,9 @@ impl Shared {
             .map_err(anyhow::Error::from)
             .context("linking WASI")?;
         crate::add_to_linker(&mut linker).context("linking wasmtrace:tracing")?;
-        crate::bindings::cache::add_to_linker::<PluginState, HasCache>(&mut linker, |s| {
-            CacheCtx {
-                tracing: &mut s.tracing,
-                cache: &s.cache,
-            }
+        crate::bindings::cache::add_to_linker::<PluginState, HasCache>(&mut linker, |s| CacheCtx {
+            tracing: &mut s.tracing,
+            cache: &s.cache,
         })
         .map_err(anyhow::Error::from)
         .context("linking wasmtrace:tracing/cache")?;
@@ -413,9 +421,14 @@ impl Shared {
             Entry::Handler(crate::bindings::PluginPre::new(pre)?)
         } else if exports.iter().any(|e| e.starts_with("wasi:cli/run@")) {
             Entry::Command(CommandPre::new(pre)?)
+        } else if exports
+            .iter()
+            .any(|e| e.starts_with("wasi:http/incoming-handler@"))
+        {
+            Entry::Proxy(wasmtime_wasi_http::p2::bindings::sync::ProxyPre::new(pre)?)
         } else {
             bail!(
-                "the component exports neither wasmtrace:tracing/handler nor wasi:cli/run (it exports: {})",
+                "the component exports neither wasmtrace:tracing/handler nor wasi:cli/run nor wasi:http/incoming-handler (it exports: {})",
                 if exports.is_empty() {
                     "nothing".to_owned()
                 } else {
@@ -494,6 +507,43 @@ impl Shared {
         parent: &Context,
         depth: u32,
     ) -> Result<String, InvocationError> {
+        let export = match plugin.entry {
+            Entry::Handler(_) => "wasmtrace:tracing/handler.handle",
+            Entry::Command(_) => "wasi:cli/run.run",
+            Entry::Proxy(_) => {
+                return Err(InvocationError::Failed(format!(
+                    "plugin {:?} serves HTTP (it exports wasi:http/incoming-handler): run it with `wasmtrace serve`",
+                    plugin.identity.name
+                )));
+            }
+        };
+        let (mut store, cx) = self.begin_invocation(plugin, parent, depth, export);
+        let result = match &plugin.entry {
+            Entry::Handler(pre) => pre
+                .instantiate(&mut store)
+                .and_then(|p| p.wasmtrace_tracing_handler().call_handle(&mut store, input)),
+            Entry::Command(pre) => pre.instantiate(&mut store).and_then(|c| {
+                c.wasi_cli_run()
+                    .call_run(&mut store)
+                    .map(|r| r.map(|()| String::new()).map_err(|()| String::new()))
+            }),
+            Entry::Proxy(_) => unreachable!("refused above"),
+        };
+        let command = matches!(plugin.entry, Entry::Command(_));
+        self.finish_invocation(store, &cx, result, command)
+    }
+
+    /// A fresh store for `plugin` whose guest spans nest under a new
+    /// invocation span (`invoke <plugin>`, a child of `parent`); returns the
+    /// store and the invocation span's context. End it with
+    /// [`Shared::finish_invocation`].
+    pub(crate) fn begin_invocation(
+        self: &Arc<Self>,
+        plugin: &Plugin,
+        parent: &Context,
+        depth: u32,
+        export: &'static str,
+    ) -> (Store<PluginState>, Context) {
         let id = &plugin.identity;
         let mut attributes = vec![
             KeyValue::new(crate::sampling::ATTR_PLUGIN_NAME, id.name.clone()),
@@ -510,10 +560,6 @@ impl Shared {
             crate::identity::ATTR_INSTANCE_ID,
             store.data().tracing.instance_id().to_owned(),
         ));
-        let export = match plugin.entry {
-            Entry::Handler(_) => "wasmtrace:tracing/handler.handle",
-            Entry::Command(_) => "wasi:cli/run.run",
-        };
         attributes.push(KeyValue::new("wasmtrace.export", export));
         let span = self
             .host_tracer
@@ -523,23 +569,24 @@ impl Shared {
             .start_with_context(&self.host_tracer, parent);
         let cx = parent.with_span(span);
         store.data_mut().tracing.set_parent(cx.clone());
+        (store, cx)
+    }
 
-        let result = match &plugin.entry {
-            Entry::Handler(pre) => pre
-                .instantiate(&mut store)
-                .and_then(|p| p.wasmtrace_tracing_handler().call_handle(&mut store, input)),
-            Entry::Command(pre) => pre.instantiate(&mut store).and_then(|c| {
-                c.wasi_cli_run()
-                    .call_run(&mut store)
-                    .map(|r| r.map(|()| String::new()).map_err(|()| String::new()))
-            }),
-        };
+    /// Ends an invocation begun with [`Shared::begin_invocation`] given what
+    /// the call into the guest returned: after a trap the guest's open
+    /// spans end with status Error, and the invocation span records the
+    /// outcome. `command`: an empty error is a WASI command's exit status 1.
+    pub(crate) fn finish_invocation(
+        &self,
+        mut store: Store<PluginState>,
+        cx: &Context,
+        result: wasmtime::Result<Result<String, String>>,
+        command: bool,
+    ) -> Result<String, InvocationError> {
         let span = cx.span();
         let outcome = match result {
             Ok(Ok(output)) => Ok(output),
-            Ok(Err(message)) if matches!(plugin.entry, Entry::Command(_)) && message.is_empty() => {
-                Err(InvocationError::Exit(1))
-            }
+            Ok(Err(message)) if command && message.is_empty() => Err(InvocationError::Exit(1)),
             Ok(Err(message)) => Err(InvocationError::Failed(message)),
             Err(err) => match err.downcast_ref::<I32Exit>() {
                 Some(I32Exit(0)) => Ok(String::new()),
@@ -604,6 +651,16 @@ impl Plugin {
     /// Who this plugin is (name, version, content hash).
     pub fn identity(&self) -> &PluginIdentity {
         &self.identity
+    }
+
+    /// Its `wasi:http/incoming-handler` export, if it is an HTTP proxy.
+    pub(crate) fn proxy_pre(
+        &self,
+    ) -> Option<&wasmtime_wasi_http::p2::bindings::sync::ProxyPre<PluginState>> {
+        match &self.entry {
+            Entry::Proxy(pre) => Some(pre),
+            _ => None,
+        }
     }
 
     /// Gives this plugin its own limits, for its next invocations.

@@ -111,14 +111,8 @@ impl ShouldSample for PluginSampler {
                 );
             }
         }
-        self.default.should_sample(
-            parent_context,
-            trace_id,
-            name,
-            span_kind,
-            attributes,
-            links,
-        )
+        self.default
+            .should_sample(parent_context, trace_id, name, span_kind, attributes, links)
     }
 }
 
@@ -177,7 +171,10 @@ mod tests {
 
     #[test]
     fn sampler_specs_parse_like_otel_traces_sampler() {
-        assert!(matches!(parse_sampler("always_off").unwrap(), Sampler::AlwaysOff));
+        assert!(matches!(
+            parse_sampler("always_off").unwrap(),
+            Sampler::AlwaysOff
+        ));
         assert!(matches!(
             parse_sampler("traceidratio:0.25").unwrap(),
             Sampler::TraceIdRatioBased(r) if r == 0.25
@@ -186,7 +183,13 @@ mod tests {
             parse_sampler("parentbased_traceidratio:1").unwrap(),
             Sampler::ParentBased(_)
         ));
-        for bad in ["traceidratio", "traceidratio:2", "always_on:1", "sometimes", "traceidratio:x"] {
+        for bad in [
+            "traceidratio",
+            "traceidratio:2",
+            "always_on:1",
+            "sometimes",
+            "traceidratio:x",
+        ] {
             assert!(parse_sampler(bad).is_err(), "{bad}");
         }
     }

@@ -178,7 +178,9 @@ fn each_plugin_can_have_its_own_sampler() {
         Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(0.0))),
     );
     for _ in 0..5 {
-        runtime.invoke(&handler, "widget:1", &Context::new()).unwrap();
+        runtime
+            .invoke(&handler, "widget:1", &Context::new())
+            .unwrap();
         runtime.invoke(&quickstart, "a b", &Context::new()).unwrap();
     }
     // Under a sampled parent the ratio does not apply: parent-based.
@@ -189,7 +191,9 @@ fn each_plugin_can_have_its_own_sampler() {
     // The plugin was sampled out without stopping its work or its counters.
     assert_eq!(handler.stats().spans_started(), 24);
     samplers.remove("request-handler");
-    runtime.invoke(&handler, "widget:1", &Context::new()).unwrap();
+    runtime
+        .invoke(&handler, "widget:1", &Context::new())
+        .unwrap();
     provider.shutdown().unwrap();
 
     // 5 sampled quickstart invocations of 5 spans, the request, and the

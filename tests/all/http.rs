@@ -34,22 +34,22 @@ const OK_BODY: &str = "hello from the test server\n";
 /// A request the test server received: its path and headers (lowercase
 /// names).
 #[derive(Clone, Debug)]
-struct Received {
-    path: String,
-    headers: BTreeMap<String, String>,
+pub(crate) struct Received {
+    pub(crate) path: String,
+    pub(crate) headers: BTreeMap<String, String>,
 }
 
 /// A local HTTP/1.1 server on 127.0.0.1: `/ok` answers 200 with
 /// [`OK_BODY`], `/fail` answers 500, anything else 404. It records every
 /// request and stops when dropped.
-struct TestServer {
-    addr: SocketAddr,
+pub(crate) struct TestServer {
+    pub(crate) addr: SocketAddr,
     received: Arc<Mutex<Vec<Received>>>,
     _runtime: tokio::runtime::Runtime,
 }
 
 impl TestServer {
-    fn start() -> Self {
+    pub(crate) fn start() -> Self {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -82,16 +82,16 @@ impl TestServer {
         }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
 
     /// `--allow-http` for this server.
-    fn allow(&self) -> String {
+    pub(crate) fn allow(&self) -> String {
         self.addr.to_string()
     }
 
-    fn received(&self) -> Vec<Received> {
+    pub(crate) fn received(&self) -> Vec<Received> {
         self.received.lock().unwrap().clone()
     }
 }

@@ -10,4 +10,5 @@ mod http;
 mod overhead;
 mod patterns;
 mod plugin_calls;
+mod serve;
 mod testkit;

@@ -15,7 +15,9 @@ fn point<'a>(points: &'a [ReceivedMetricPoint], name: &str) -> &'a ReceivedMetri
         .iter()
         .filter(|p| p.name == name)
         .filter(|p| {
-            p.attributes.get("wasmtrace.plugin.name").and_then(|v| v.as_str())
+            p.attributes
+                .get("wasmtrace.plugin.name")
+                .and_then(|v| v.as_str())
                 == Some("request-handler")
         })
         .collect();
@@ -26,14 +28,18 @@ fn point<'a>(points: &'a [ReceivedMetricPoint], name: &str) -> &'a ReceivedMetri
 #[test]
 fn tracing_overhead_is_exported_as_metrics_per_plugin() {
     let rx = OtlpReceiver::start().unwrap();
-    let out = wasmtrace(
-        &["run", REQUEST_HANDLER],
-        &rx.exporter_env(Transport::Grpc),
+    let out = wasmtrace(&["run", REQUEST_HANDLER], &rx.exporter_env(Transport::Grpc));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let points = rx
         .wait_for_metrics(
-            |p| p.iter().any(|p| p.name == "wasmtrace.plugin.tracing.duration"),
+            |p| {
+                p.iter()
+                    .any(|p| p.name == "wasmtrace.plugin.tracing.duration")
+            },
             Duration::from_secs(20),
         )
         .unwrap();
@@ -41,7 +47,10 @@ fn tracing_overhead_is_exported_as_metrics_per_plugin() {
         .wait_for_spans(|s| s.len() >= 5, Duration::from_secs(20))
         .unwrap();
     // Every guest span (all but the host's invocation span) is counted.
-    let guest_spans = spans.iter().filter(|s| s.scope.name == "request-handler").count();
+    let guest_spans = spans
+        .iter()
+        .filter(|s| s.scope.name == "request-handler")
+        .count();
     assert_eq!(guest_spans, 4);
 
     let started = point(&points, "wasmtrace.plugin.spans.started");
@@ -51,7 +60,10 @@ fn tracing_overhead_is_exported_as_metrics_per_plugin() {
     assert_eq!(started.value, 4.0);
     assert_eq!(point(&points, "wasmtrace.plugin.spans.ended").value, 4.0);
     assert_eq!(point(&points, "wasmtrace.plugin.spans.dropped").value, 0.0);
-    assert_eq!(point(&points, "wasmtrace.plugin.contexts.dropped").value, 0.0);
+    assert_eq!(
+        point(&points, "wasmtrace.plugin.contexts.dropped").value,
+        0.0
+    );
     let time = point(&points, "wasmtrace.plugin.tracing.duration");
     assert_eq!(time.unit, "s");
     assert!(!time.is_int);
@@ -65,7 +77,11 @@ fn metrics_can_be_turned_off() {
     let mut env = rx.exporter_env(Transport::Grpc);
     env.push(("OTEL_METRICS_EXPORTER", "none".to_owned()));
     let out = wasmtrace(&["run", REQUEST_HANDLER], &env);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     rx.wait_for_spans(|s| s.len() >= 5, Duration::from_secs(20))
         .unwrap();
     assert!(rx.metric_points().is_empty(), "{:?}", rx.metric_points());

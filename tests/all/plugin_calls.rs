@@ -5,7 +5,9 @@
 use std::time::Duration;
 
 use wasmtrace_test_artifacts::{CALLER, REQUEST_HANDLER};
-use wasmtrace_test_support::{AttrValue, OtlpReceiver, ReceivedSpan, SpanKind, SpanTree, StatusCode, Transport};
+use wasmtrace_test_support::{
+    AttrValue, OtlpReceiver, ReceivedSpan, SpanKind, SpanTree, StatusCode, Transport,
+};
 
 use crate::cli::wasmtrace;
 
@@ -45,13 +47,21 @@ fn the_callees_spans_nest_under_the_callers_current_span() {
     assert_eq!(call.kind, SpanKind::Client);
     assert_eq!(call.scope.name, "caller");
     let callee = tree.find("invoke request-handler").unwrap();
-    assert_eq!(callee.attr("wasmtrace.call.depth"), Some(&AttrValue::Int(1)));
     assert_eq!(
-        callee.attr("wasmtrace.plugin.name").and_then(AttrValue::as_str),
+        callee.attr("wasmtrace.call.depth"),
+        Some(&AttrValue::Int(1))
+    );
+    assert_eq!(
+        callee
+            .attr("wasmtrace.plugin.name")
+            .and_then(AttrValue::as_str),
         Some("request-handler")
     );
     // Each plugin's identity on its own spans.
-    let caller_sha = tree.find("call_plugin").unwrap().attr("wasmtrace.component.sha256");
+    let caller_sha = tree
+        .find("call_plugin")
+        .unwrap()
+        .attr("wasmtrace.component.sha256");
     let handler = tree.find("handle_request").unwrap();
     assert_eq!(handler.scope.name, "request-handler");
     assert!(handler.attr("wasmtrace.component.sha256").is_some());
@@ -100,16 +110,26 @@ fn a_callee_can_be_sampled_out_with_its_own_sampler() {
         ],
         &rx.exporter_env(Transport::Grpc),
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let spans = rx
-        .wait_for_spans(|s| s.iter().any(|s| s.name == "invoke caller"), Duration::from_secs(20))
+        .wait_for_spans(
+            |s| s.iter().any(|s| s.name == "invoke caller"),
+            Duration::from_secs(20),
+        )
         .unwrap();
     // The callee still ran (its output is the caller's), unrecorded.
     assert!(String::from_utf8_lossy(&out.stdout).contains("total $5.00"));
     let tree = SpanTree::new(&spans);
     assert_eq!(tree.render_redacted(), "invoke caller\n  call_plugin\n");
 
-    let bad = wasmtrace(&["run", CALLER, "--sampler", "request-handler=sometimes"], &[]);
+    let bad = wasmtrace(
+        &["run", CALLER, "--sampler", "request-handler=sometimes"],
+        &[],
+    );
     assert_eq!(bad.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown sampler \"sometimes\""));
 }

@@ -2,18 +2,24 @@
 //! in-memory spans, the same typed view as over OTLP, redacted snapshots.
 
 use opentelemetry::trace::{TraceContextExt, Tracer, TracerProvider};
-use wasmtrace::testkit::{AttrValue, PluginTest, StatusCode, Transport};
 use wasmtrace::InvocationError;
+use wasmtrace::testkit::{AttrValue, PluginTest, StatusCode, Transport};
 use wasmtrace_test_artifacts::{CACHE, CRASHING, REQUEST_HANDLER};
 
 #[test]
 fn snapshot_of_the_request_handler_is_stable_across_runs() {
     let test = PluginTest::load(REQUEST_HANDLER).unwrap();
     let first = test.invoke("widget:2");
-    assert_eq!(first.output.as_deref().ok(), Some(
-        "order of 1 line(s): widget x2 @ $2.50; total $5.00"
-    ));
-    assert!(first.spans.iter().all(|s| s.transport == Transport::InMemory));
+    assert_eq!(
+        first.output.as_deref().ok(),
+        Some("order of 1 line(s): widget x2 @ $2.50; total $5.00")
+    );
+    assert!(
+        first
+            .spans
+            .iter()
+            .all(|s| s.transport == Transport::InMemory)
+    );
     let snapshot = first.snapshot(&["request_id"]);
     assert_eq!(snapshot, test.invoke("widget:2").snapshot(&["request_id"]));
     insta_like_assert(&snapshot, SNAPSHOT);
@@ -30,7 +36,10 @@ const SNAPSHOT: &str = r#"invoke request-handler [Internal] wasmtrace.export="wa
 
 #[track_caller]
 fn insta_like_assert(actual: &str, expected: &str) {
-    assert_eq!(actual, expected, "snapshot changed; new snapshot:\n{actual}");
+    assert_eq!(
+        actual, expected,
+        "snapshot changed; new snapshot:\n{actual}"
+    );
 }
 
 #[test]
@@ -59,7 +68,11 @@ fn the_cache_outlives_an_invocation() {
 fn a_crash_keeps_the_open_spans_in_the_test_kit_too() {
     let test = PluginTest::load(CRASHING).unwrap();
     let run = test.invoke("trap");
-    assert!(matches!(run.output, Err(InvocationError::Crashed(_))), "{:?}", run.output);
+    assert!(
+        matches!(run.output, Err(InvocationError::Crashed(_))),
+        "{:?}",
+        run.output
+    );
     let tree = run.tree();
     tree.assert_single_trace();
     assert!(tree.spans().len() > 1, "{}", tree.render_redacted());

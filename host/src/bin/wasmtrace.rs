@@ -3,12 +3,12 @@
 use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand};
 use opentelemetry::Context;
+use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry::trace::TraceContextExt;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
-use opentelemetry::metrics::MeterProvider as _;
 use std::sync::Arc;
+use std::time::Duration;
 use wasmtrace::telemetry::{PluginMetrics, Telemetry, TracesExporter};
 use wasmtrace::{InvocationError, Limits, Runtime, RuntimeConfig, TracingStats};
 
@@ -34,6 +34,53 @@ enum Command {
     /// Export follows the standard OTEL_* variables; with no OTLP endpoint
     /// set, each finished trace is printed as a tree on stderr.
     Run(RunArgs),
+    /// Serve HTTP/1.1 with a plugin that exports `wasi:http/incoming-handler`
+    /// (the `wasi:http/proxy` world): a fresh instance per request, each
+    /// request traced as a server span continuing the incoming W3C trace
+    /// context. Prints `listening on http://ADDR` on stderr once bound; stops
+    /// on ctrl-c (SIGINT) or SIGTERM, letting requests in flight finish and
+    /// flushing the spans.
+    Serve(ServeArgs),
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// The plugin: a WebAssembly component exporting
+    /// `wasi:http/incoming-handler`.
+    plugin: PathBuf,
+    /// Address to listen on; port 0 picks a free port (the
+    /// `listening on` line gives it).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    listen: String,
+    /// Also write every span to FILE as OTLP/JSON.
+    #[arg(long, value_name = "FILE")]
+    export_json: Option<PathBuf>,
+    /// Fuel for each request (roughly, wasm instructions).
+    #[arg(long)]
+    fuel: Option<u64>,
+    /// Wall-clock deadline for each request, in milliseconds.
+    #[arg(long, value_name = "MS")]
+    timeout_ms: Option<u64>,
+    /// Maximum linear memory of each instance, in bytes.
+    #[arg(long, value_name = "BYTES")]
+    max_memory: Option<usize>,
+    /// Let the plugin send HTTP requests (wasi:http) to HOST (on the
+    /// scheme's default port) or HOST:PORT; repeatable.
+    #[arg(long = "allow-http", value_name = "HOST[:PORT]")]
+    allow_http: Vec<String>,
+    /// Another plugin this one may call by name; repeatable.
+    #[arg(long = "plugin", value_name = "FILE")]
+    plugins: Vec<PathBuf>,
+    /// A sampler for one plugin, by its name: `NAME=SAMPLER[:RATIO]`;
+    /// repeatable.
+    #[arg(long = "sampler", value_name = "NAME=SAMPLER")]
+    samplers: Vec<String>,
+    /// Tracing limits from a JSON file (see `wasmtrace::Limits`).
+    #[arg(long, value_name = "FILE")]
+    limits: Option<PathBuf>,
+    /// One tracing limit, overriding the file: `--limit max_spans=1000`.
+    #[arg(long = "limit", value_name = "NAME=VALUE")]
+    limit: Vec<String>,
 }
 
 #[derive(clap::Args)]
@@ -88,12 +135,12 @@ struct RunArgs {
 
 /// The limits from `--limits FILE` and `--limit NAME=VALUE`, checked by the
 /// same deserializer, so that a misspelt name is an error.
-fn limits(args: &RunArgs) -> anyhow::Result<Limits> {
-    let mut fields = match &args.limits {
+fn limits(file: &Option<PathBuf>, items: &[String]) -> anyhow::Result<Limits> {
+    let mut fields = match file {
         Some(path) => serde_json::to_value(Limits::from_json_file(path)?)?,
         None => serde_json::json!({}),
     };
-    for item in &args.limit {
+    for item in items {
         let (name, value) = item
             .split_once('=')
             .with_context(|| format!("--limit {item:?}: expected NAME=VALUE"))?;
@@ -116,25 +163,119 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Serve(args) => match serve(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("error: {err:#}");
+                ExitCode::FAILURE
+            }
+        },
     }
 }
 
-fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let limits = limits(&args)?;
+/// `--sampler NAME=SAMPLER[:RATIO]`, each.
+fn set_samplers(telemetry: &Telemetry, specs: &[String]) -> anyhow::Result<()> {
+    for spec in specs {
+        let (plugin, sampler) = spec
+            .split_once('=')
+            .with_context(|| format!("--sampler {spec:?}: expected NAME=SAMPLER"))?;
+        let sampler =
+            wasmtrace::parse_sampler(sampler).with_context(|| format!("--sampler {spec:?}"))?;
+        telemetry.plugin_sampler().set(plugin.trim(), sampler);
+    }
+    Ok(())
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let limits = limits(&args.limits, &args.limit)?;
     let mut telemetry = Telemetry::builder("wasmtrace", env!("CARGO_PKG_VERSION"))
         .with_span_limits(limits.sdk_span_limits());
     if let Some(path) = &args.export_json {
         telemetry = telemetry.with_json_file(path);
     }
     let telemetry = telemetry.build()?;
-    for spec in &args.samplers {
-        let (plugin, sampler) = spec
-            .split_once('=')
-            .with_context(|| format!("--sampler {spec:?}: expected NAME=SAMPLER"))?;
-        let sampler = wasmtrace::parse_sampler(sampler)
-            .with_context(|| format!("--sampler {spec:?}"))?;
-        telemetry.plugin_sampler().set(plugin.trim(), sampler);
+    set_samplers(&telemetry, &args.samplers)?;
+    let served = serve_until_stopped(&args, &telemetry, limits);
+    let flushed = telemetry.shutdown(FLUSH_TIMEOUT);
+    served?;
+    if let Err(err) = flushed {
+        eprintln!("warning: {err:#}");
     }
+    Ok(())
+}
+
+fn serve_until_stopped(
+    args: &ServeArgs,
+    telemetry: &Telemetry,
+    limits: Limits,
+) -> anyhow::Result<()> {
+    let config = RuntimeConfig {
+        fuel: args.fuel,
+        deadline: args.timeout_ms.map(Duration::from_millis),
+        max_memory: args.max_memory,
+        inherit_stdio: true,
+        limits,
+        cache: Default::default(),
+        allowed_http_hosts: args.allow_http.clone(),
+    };
+    let runtime = Runtime::new(telemetry.provider(), config)?;
+    let plugin = runtime.load_file(&args.plugin)?;
+    let metrics = PluginMetrics::new(&telemetry.meter_provider().meter("wasmtrace"));
+    metrics.track(&plugin);
+    runtime.register(&plugin);
+    for path in &args.plugins {
+        let callee = runtime.load_file(path)?;
+        metrics.track(&callee);
+        runtime.register(&callee);
+    }
+    let server = Arc::new(wasmtrace::serve::HttpServer::new(&runtime, &plugin)?);
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the HTTP server's runtime")?;
+    let served = tokio.block_on(async {
+        let listener = tokio::net::TcpListener::bind(&args.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.listen))?;
+        eprintln!("listening on http://{}", listener.local_addr()?);
+        server.serve(listener, stop_signal()).await?;
+        eprintln!("stopped");
+        anyhow::Ok(())
+    });
+    // Handlers still running past the grace period are abandoned.
+    tokio.shutdown_timeout(wasmtrace::serve::SHUTDOWN_GRACE);
+    served
+}
+
+/// Completes on ctrl-c (SIGINT) or, on Unix, SIGTERM.
+async fn stop_signal() {
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
+    eprintln!("shutting down");
+}
+
+fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let limits = limits(&args.limits, &args.limit)?;
+    let mut telemetry = Telemetry::builder("wasmtrace", env!("CARGO_PKG_VERSION"))
+        .with_span_limits(limits.sdk_span_limits());
+    if let Some(path) = &args.export_json {
+        telemetry = telemetry.with_json_file(path);
+    }
+    let telemetry = telemetry.build()?;
+    set_samplers(&telemetry, &args.samplers)?;
     let mut stats = None;
     let result = invoke(&args, &telemetry, limits, &mut stats);
     let console = matches!(telemetry.exporter(), TracesExporter::Console);

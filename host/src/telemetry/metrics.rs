@@ -33,14 +33,18 @@ impl PluginMetrics {
     /// Registers the instruments with `meter`.
     pub fn new(meter: &Meter) -> Self {
         let metrics = Self::default();
-        let counter = |name: &'static str, unit: &'static str, description: &'static str, read: fn(&TracingStats) -> u64| {
+        let counter = |name: &'static str,
+                       unit: &'static str,
+                       description: &'static str,
+                       read: fn(&TracingStats) -> u64| {
             let tracked = metrics.tracked.clone();
             meter
                 .u64_observable_counter(name)
                 .with_unit(unit)
                 .with_description(description)
                 .with_callback(move |observer| {
-                    for (plugin, stats) in tracked.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+                    for (plugin, stats) in tracked.lock().unwrap_or_else(|e| e.into_inner()).iter()
+                    {
                         observer.observe(read(stats), std::slice::from_ref(plugin));
                     }
                 })
@@ -77,7 +81,10 @@ impl PluginMetrics {
             .with_description("Time a plugin spent inside tracing host calls")
             .with_callback(move |observer| {
                 for (plugin, stats) in tracked.lock().unwrap_or_else(|e| e.into_inner()).iter() {
-                    observer.observe(stats.tracing_time().as_secs_f64(), std::slice::from_ref(plugin));
+                    observer.observe(
+                        stats.tracing_time().as_secs_f64(),
+                        std::slice::from_ref(plugin),
+                    );
                 }
             })
             .build();
@@ -88,7 +95,10 @@ impl PluginMetrics {
     pub fn track(&self, plugin: &Plugin) {
         let name = plugin.identity().name.clone();
         let mut tracked = self.tracked.lock().unwrap_or_else(|e| e.into_inner());
-        if !tracked.iter().any(|(k, _)| k.value.as_str() == name.as_str()) {
+        if !tracked
+            .iter()
+            .any(|(k, _)| k.value.as_str() == name.as_str())
+        {
             tracked.push((
                 KeyValue::new(crate::sampling::ATTR_PLUGIN_NAME, name),
                 plugin.stats_handle(),

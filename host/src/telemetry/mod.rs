@@ -11,8 +11,8 @@ pub use console::{ConsoleTreeExporter, render_traces};
 pub use delivery::DeliveryStats;
 pub use otlp_json::OtlpJsonFileExporter;
 
-use delivery::{CountingExporter, CountingProcessor};
 use crate::sampling::PluginSampler;
+use delivery::{CountingExporter, CountingProcessor};
 pub use metrics::PluginMetrics;
 use opentelemetry_sdk::error::OTelSdkError;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
@@ -313,7 +313,9 @@ impl TelemetryBuilder {
                             if let Some(endpoint) = &self.endpoint {
                                 m = m.with_endpoint(endpoint.clone());
                             }
-                            let m = m.build().context("configuring the OTLP/gRPC metric exporter")?;
+                            let m = m
+                                .build()
+                                .context("configuring the OTLP/gRPC metric exporter")?;
                             meter_provider = meter_provider.with_periodic_exporter(m);
                         }
                         b.build().context("configuring the OTLP/gRPC exporter")?
@@ -335,7 +337,9 @@ impl TelemetryBuilder {
                                 let base = endpoint.trim_end_matches("/v1/traces");
                                 m = m.with_endpoint(format!("{base}/v1/metrics"));
                             }
-                            let m = m.build().context("configuring the OTLP/HTTP metric exporter")?;
+                            let m = m
+                                .build()
+                                .context("configuring the OTLP/HTTP metric exporter")?;
                             meter_provider = meter_provider.with_periodic_exporter(m);
                         }
                         b.build().context("configuring the OTLP/HTTP exporter")?

@@ -141,7 +141,8 @@ impl AttrValue {
                 values: a.iter().map(AttrValue::to_any_value).collect(),
             })),
             AttrValue::KvList(kv) => Some(any_value::Value::KvlistValue(KeyValueList {
-                values: kv.iter()
+                values: kv
+                    .iter()
                     .map(|(k, v)| KeyValue {
                         key: k.clone(),
                         value: Some(v.to_any_value()),

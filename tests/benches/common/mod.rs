@@ -7,6 +7,9 @@
 // Each bench binary uses a different subset of these helpers.
 #![allow(dead_code)]
 
+/// System readings and the OTLP set-up of the `pipeline` and `memory` benches.
+pub mod sys;
+
 use criterion::Criterion;
 use opentelemetry::Context;
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};

@@ -4,7 +4,7 @@
 //! `call_plugin` span (so `caller|caller|x` recurses through itself);
 //! anything else is echoed back.
 
-use wasmtrace_sdk::{SpanKind, Span, attrs, plugins};
+use wasmtrace_sdk::{Span, SpanKind, attrs, plugins};
 
 fn handle(input: String) -> Result<String, String> {
     let Some((callee, rest)) = input.split_once('|') else {
