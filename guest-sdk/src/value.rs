@@ -64,12 +64,15 @@ pub enum Value {
     /// assert_eq!(v, Value::Bool(true));
     /// ```
     Bool(bool),
-    /// A signed 64-bit integer.
+    /// A signed 64-bit integer. Unsigned values (lengths, counts) convert
+    /// too, saturating at `i64::MAX`: OpenTelemetry has no unsigned type.
     ///
     /// ```
     /// # use wasmtrace_sdk::Value;
     /// let v: Value = 7_i32.into();
     /// assert_eq!(v, Value::I64(7));
+    /// assert_eq!(Value::from("four".len()), Value::I64(4));
+    /// assert_eq!(Value::from(u64::MAX), Value::I64(i64::MAX));
     /// ```
     I64(i64),
     /// A 64-bit float.
@@ -138,6 +141,10 @@ scalar_from! {
     u32 => |v| I64(v.into()),
     u16 => |v| I64(v.into()),
     u8 => |v| I64(v.into()),
+    // OpenTelemetry has no unsigned integers: counts and lengths beyond
+    // i64::MAX (never seen in practice) saturate rather than wrap.
+    u64 => |v| I64(i64::try_from(v).unwrap_or(i64::MAX)),
+    usize => |v| I64(i64::try_from(v).unwrap_or(i64::MAX)),
     f64 => |v| F64(v),
     f32 => |v| F64(v.into()),
 }
@@ -174,6 +181,8 @@ array_from! {
     i64 => |v| I64Array(v),
     i32 => |v| I64Array(v.into()),
     u32 => |v| I64Array(v.into()),
+    u64 => |v| I64Array(i64::try_from(v).unwrap_or(i64::MAX)),
+    usize => |v| I64Array(i64::try_from(v).unwrap_or(i64::MAX)),
     f64 => |v| F64Array(v),
 }
 

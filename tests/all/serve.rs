@@ -22,7 +22,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use wasmtrace_test_artifacts::{QUICKSTART, TRACE_CONTEXT_SERVICE};
-use wasmtrace_test_support::{AttrValue, OtlpReceiver, SpanKind, SpanTree, StatusCode, Transport};
+use wasmtrace_test_support::{
+    AttrValue, OtlpReceiver, ReceivedSpan, SpanKind, SpanTree, StatusCode, Transport,
+};
 
 use crate::cli::{wasmtrace, wasmtrace_bin};
 use crate::http::TestServer;
@@ -206,11 +208,7 @@ fn a_request_continues_the_incoming_trace_and_the_callback_continues_it() {
         )
         .unwrap_or_else(|e| panic!("{e}\nstderr:\n{stderr}"));
     assert!(rx.errors().is_empty(), "{:?}", rx.errors());
-    let ours: Vec<_> = spans
-        .iter()
-        .filter(|s| s.trace_id == TRACE_ID)
-        .cloned()
-        .collect();
+    let ours = in_our_trace(&spans);
     let tree = SpanTree::new(&ours);
     assert_eq!(
         tree.render_redacted(),
@@ -460,11 +458,7 @@ fn a_crashing_guest_gives_a_500_and_its_open_spans_end_as_errors() {
     let spans = rx
         .wait_for_spans(|s| s.iter().any(|s| s.name == "crash"), WAIT)
         .unwrap_or_else(|e| panic!("{e}\nstderr:\n{}", served.stderr()));
-    let ours: Vec<_> = spans
-        .iter()
-        .filter(|s| s.trace_id == TRACE_ID)
-        .cloned()
-        .collect();
+    let ours = in_our_trace(&spans);
     let tree = SpanTree::new(&ours);
     assert_eq!(
         tree.render_redacted(),
@@ -491,4 +485,13 @@ fn a_crashing_guest_gives_a_500_and_its_open_spans_end_as_errors() {
     );
     assert_eq!(crash.status_code, StatusCode::Error);
     assert!(crash.event("exception").is_some(), "{:?}", crash.events);
+}
+
+/// The spans of the trace the tests send in their `traceparent`.
+fn in_our_trace(spans: &[ReceivedSpan]) -> Vec<ReceivedSpan> {
+    spans
+        .iter()
+        .filter(|s| s.trace_id == TRACE_ID)
+        .cloned()
+        .collect()
 }

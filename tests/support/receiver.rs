@@ -114,6 +114,31 @@ impl Shared {
         self.store.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Waits, woken on every arrival, until `done` holds or `timeout` passes;
+    /// returns the store and whether `done` held.
+    fn wait_until(
+        &self,
+        timeout: Duration,
+        done: impl Fn(&Store) -> bool,
+    ) -> (MutexGuard<'_, Store>, bool) {
+        let deadline = Instant::now() + timeout;
+        let mut store = self.lock();
+        loop {
+            if done(&store) {
+                return (store, true);
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return (store, false);
+            }
+            store = self
+                .changed
+                .wait_timeout(store, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+
     fn record(
         &self,
         transport: Transport,
@@ -312,21 +337,13 @@ impl OtlpReceiver {
         pred: impl Fn(&[ReceivedMetricPoint]) -> bool,
         timeout: Duration,
     ) -> anyhow::Result<Vec<ReceivedMetricPoint>> {
-        let deadline = Instant::now() + timeout;
-        let mut store = self.shared.lock();
-        while !pred(&store.metrics) {
-            let now = Instant::now();
-            if now >= deadline {
-                let names: std::collections::BTreeSet<&str> =
-                    store.metrics.iter().map(|p| p.name.as_str()).collect();
-                bail!("timed out after {timeout:?} waiting for metrics; received {names:?}");
-            }
-            store = self
-                .shared
-                .changed
-                .wait_timeout(store, deadline - now)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
+        let (store, done) = self
+            .shared
+            .wait_until(timeout, |store| pred(&store.metrics));
+        if !done {
+            let names: std::collections::BTreeSet<&str> =
+                store.metrics.iter().map(|p| p.name.as_str()).collect();
+            bail!("timed out after {timeout:?} waiting for metrics; received {names:?}");
         }
         Ok(store.metrics.clone())
     }
@@ -371,22 +388,9 @@ impl OtlpReceiver {
         pred: impl Fn(&[ReceivedSpan]) -> bool,
         timeout: Duration,
     ) -> anyhow::Result<Vec<ReceivedSpan>> {
-        let deadline = Instant::now() + timeout;
-        let mut store = self.shared.lock();
-        loop {
-            if pred(&store.spans) {
-                return Ok(store.spans.clone());
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                break;
-            }
-            store = self
-                .shared
-                .changed
-                .wait_timeout(store, deadline - now)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
+        let (store, done) = self.shared.wait_until(timeout, |store| pred(&store.spans));
+        if done {
+            return Ok(store.spans.clone());
         }
         let tree = SpanTree::new(&store.spans).render_redacted();
         let mut msg = format!(

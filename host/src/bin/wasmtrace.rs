@@ -5,12 +5,12 @@ use clap::{Parser, Subcommand};
 use opentelemetry::Context;
 use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry::trace::TraceContextExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 use wasmtrace::telemetry::{PluginMetrics, Telemetry, TracesExporter};
-use wasmtrace::{InvocationError, Limits, Runtime, RuntimeConfig, TracingStats};
+use wasmtrace::{InvocationError, Limits, Plugin, Runtime, RuntimeConfig, TracingStats};
 
 /// How long shutdown may take to deliver what is still queued.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(10);
@@ -52,35 +52,8 @@ struct ServeArgs {
     /// `listening on` line gives it).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
     listen: String,
-    /// Also write every span to FILE as OTLP/JSON.
-    #[arg(long, value_name = "FILE")]
-    export_json: Option<PathBuf>,
-    /// Fuel for each request (roughly, wasm instructions).
-    #[arg(long)]
-    fuel: Option<u64>,
-    /// Wall-clock deadline for each request, in milliseconds.
-    #[arg(long, value_name = "MS")]
-    timeout_ms: Option<u64>,
-    /// Maximum linear memory of each instance, in bytes.
-    #[arg(long, value_name = "BYTES")]
-    max_memory: Option<usize>,
-    /// Let the plugin send HTTP requests (wasi:http) to HOST (on the
-    /// scheme's default port) or HOST:PORT; repeatable.
-    #[arg(long = "allow-http", value_name = "HOST[:PORT]")]
-    allow_http: Vec<String>,
-    /// Another plugin this one may call by name; repeatable.
-    #[arg(long = "plugin", value_name = "FILE")]
-    plugins: Vec<PathBuf>,
-    /// A sampler for one plugin, by its name: `NAME=SAMPLER[:RATIO]`;
-    /// repeatable.
-    #[arg(long = "sampler", value_name = "NAME=SAMPLER")]
-    samplers: Vec<String>,
-    /// Tracing limits from a JSON file (see `wasmtrace::Limits`).
-    #[arg(long, value_name = "FILE")]
-    limits: Option<PathBuf>,
-    /// One tracing limit, overriding the file: `--limit max_spans=1000`.
-    #[arg(long = "limit", value_name = "NAME=VALUE")]
-    limit: Vec<String>,
+    #[command(flatten)]
+    options: PluginOptions,
 }
 
 #[derive(clap::Args)]
@@ -96,16 +69,24 @@ struct RunArgs {
     /// With --traceparent: the W3C `tracestate` header value.
     #[arg(long, requires = "traceparent")]
     tracestate: Option<String>,
+    #[command(flatten)]
+    options: PluginOptions,
+}
+
+/// What `run` and `serve` share: export, sandbox limits, capabilities and
+/// the other plugins.
+#[derive(clap::Args)]
+struct PluginOptions {
     /// Also write every span to FILE as OTLP/JSON.
     #[arg(long, value_name = "FILE")]
     export_json: Option<PathBuf>,
-    /// Fuel for the invocation (roughly, wasm instructions).
+    /// Fuel for each invocation (roughly, wasm instructions).
     #[arg(long)]
     fuel: Option<u64>,
-    /// Wall-clock deadline for the invocation, in milliseconds.
+    /// Wall-clock deadline for each invocation, in milliseconds.
     #[arg(long, value_name = "MS")]
     timeout_ms: Option<u64>,
-    /// Maximum linear memory of the plugin, in bytes.
+    /// Maximum linear memory of each instance, in bytes.
     #[arg(long, value_name = "BYTES")]
     max_memory: Option<usize>,
     /// Let the plugin send HTTP requests (wasi:http) to HOST (on the
@@ -131,6 +112,52 @@ struct RunArgs {
     /// One tracing limit, overriding the file: `--limit max_spans=1000`.
     #[arg(long = "limit", value_name = "NAME=VALUE")]
     limit: Vec<String>,
+}
+
+impl PluginOptions {
+    /// Telemetry from the OTEL_* variables and these options, with the
+    /// limits it was built for.
+    fn telemetry(&self) -> anyhow::Result<(Telemetry, Limits)> {
+        let limits = limits(&self.limits, &self.limit)?;
+        let mut telemetry = Telemetry::builder("wasmtrace", env!("CARGO_PKG_VERSION"))
+            .with_span_limits(limits.sdk_span_limits());
+        if let Some(path) = &self.export_json {
+            telemetry = telemetry.with_json_file(path);
+        }
+        let telemetry = telemetry.build()?;
+        set_samplers(&telemetry, &self.samplers)?;
+        Ok((telemetry, limits))
+    }
+
+    /// A runtime with `main` and every `--plugin` loaded, registered for
+    /// plugin-to-plugin calls and counted in the overhead metrics.
+    fn load(
+        &self,
+        main: &Path,
+        telemetry: &Telemetry,
+        limits: Limits,
+    ) -> anyhow::Result<(Runtime, Plugin)> {
+        let config = RuntimeConfig {
+            fuel: self.fuel,
+            deadline: self.timeout_ms.map(Duration::from_millis),
+            max_memory: self.max_memory,
+            inherit_stdio: true,
+            limits,
+            cache: Default::default(),
+            allowed_http_hosts: self.allow_http.clone(),
+        };
+        let runtime = Runtime::new(telemetry.provider(), config)?;
+        let metrics = PluginMetrics::new(&telemetry.meter_provider().meter("wasmtrace"));
+        let plugin = runtime.load_file(main)?;
+        metrics.track(&plugin);
+        runtime.register(&plugin);
+        for path in &self.plugins {
+            let callee = runtime.load_file(path)?;
+            metrics.track(&callee);
+            runtime.register(&callee);
+        }
+        Ok((runtime, plugin))
+    }
 }
 
 /// The limits from `--limits FILE` and `--limit NAME=VALUE`, checked by the
@@ -187,14 +214,7 @@ fn set_samplers(telemetry: &Telemetry, specs: &[String]) -> anyhow::Result<()> {
 }
 
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let limits = limits(&args.limits, &args.limit)?;
-    let mut telemetry = Telemetry::builder("wasmtrace", env!("CARGO_PKG_VERSION"))
-        .with_span_limits(limits.sdk_span_limits());
-    if let Some(path) = &args.export_json {
-        telemetry = telemetry.with_json_file(path);
-    }
-    let telemetry = telemetry.build()?;
-    set_samplers(&telemetry, &args.samplers)?;
+    let (telemetry, limits) = args.options.telemetry()?;
     let served = serve_until_stopped(&args, &telemetry, limits);
     let flushed = telemetry.shutdown(FLUSH_TIMEOUT);
     served?;
@@ -209,25 +229,7 @@ fn serve_until_stopped(
     telemetry: &Telemetry,
     limits: Limits,
 ) -> anyhow::Result<()> {
-    let config = RuntimeConfig {
-        fuel: args.fuel,
-        deadline: args.timeout_ms.map(Duration::from_millis),
-        max_memory: args.max_memory,
-        inherit_stdio: true,
-        limits,
-        cache: Default::default(),
-        allowed_http_hosts: args.allow_http.clone(),
-    };
-    let runtime = Runtime::new(telemetry.provider(), config)?;
-    let plugin = runtime.load_file(&args.plugin)?;
-    let metrics = PluginMetrics::new(&telemetry.meter_provider().meter("wasmtrace"));
-    metrics.track(&plugin);
-    runtime.register(&plugin);
-    for path in &args.plugins {
-        let callee = runtime.load_file(path)?;
-        metrics.track(&callee);
-        runtime.register(&callee);
-    }
+    let (runtime, plugin) = args.options.load(&args.plugin, telemetry, limits)?;
     let server = Arc::new(wasmtrace::serve::HttpServer::new(&runtime, &plugin)?);
     let tokio = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -268,14 +270,7 @@ async fn stop_signal() {
 }
 
 fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let limits = limits(&args.limits, &args.limit)?;
-    let mut telemetry = Telemetry::builder("wasmtrace", env!("CARGO_PKG_VERSION"))
-        .with_span_limits(limits.sdk_span_limits());
-    if let Some(path) = &args.export_json {
-        telemetry = telemetry.with_json_file(path);
-    }
-    let telemetry = telemetry.build()?;
-    set_samplers(&telemetry, &args.samplers)?;
+    let (telemetry, limits) = args.options.telemetry()?;
     let mut stats = None;
     let result = invoke(&args, &telemetry, limits, &mut stats);
     let console = matches!(telemetry.exporter(), TracesExporter::Console);
@@ -339,26 +334,8 @@ fn invoke(
     limits: Limits,
     stats_out: &mut Option<Arc<TracingStats>>,
 ) -> Result<String, RunError> {
-    let config = RuntimeConfig {
-        fuel: args.fuel,
-        deadline: args.timeout_ms.map(Duration::from_millis),
-        max_memory: args.max_memory,
-        inherit_stdio: true,
-        limits,
-        cache: Default::default(),
-        allowed_http_hosts: args.allow_http.clone(),
-    };
     let parent = parent_context(args)?;
-    let runtime = Runtime::new(telemetry.provider(), config)?;
-    let plugin = runtime.load_file(&args.plugin)?;
-    let metrics = PluginMetrics::new(&telemetry.meter_provider().meter("wasmtrace"));
-    metrics.track(&plugin);
-    runtime.register(&plugin);
-    for path in &args.plugins {
-        let callee = runtime.load_file(path)?;
-        metrics.track(&callee);
-        runtime.register(&callee);
-    }
+    let (runtime, plugin) = args.options.load(&args.plugin, telemetry, limits)?;
     *stats_out = Some(plugin.stats_handle());
     let result = runtime.invoke(&plugin, &args.input, &parent);
     let stats = plugin.stats();

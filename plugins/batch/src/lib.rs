@@ -61,7 +61,7 @@ fn handle(input: String) -> Result<String, String> {
     let items: Vec<&str> = input.split(',').map(str::trim).collect();
 
     let batch = Span::builder("batch_processing")
-        .attributes(attrs! { "batch_size" => len_i64(items.len()) })
+        .attributes(attrs! { "batch_size" => items.len() })
         .start();
 
     let results: Vec<Result<Vec<u64>, ItemError>> = items
@@ -70,7 +70,7 @@ fn handle(input: String) -> Result<String, String> {
         .map(|(index, item)| {
             try_with_span(
                 "process_item",
-                attrs! { "item_index" => len_i64(index), "item" => *item },
+                attrs! { "item_index" => index, "item" => *item },
                 || {
                     let result = process_item(item);
                     match &result {
@@ -91,8 +91,8 @@ fn handle(input: String) -> Result<String, String> {
 
     let failures = results.iter().filter(|r| r.is_err()).count();
     batch.set_attributes(attrs! {
-        "success_count" => len_i64(results.len() - failures),
-        "failure_count" => len_i64(failures),
+        "success_count" => results.len() - failures,
+        "failure_count" => failures,
     });
 
     let lines: Vec<String> = items
@@ -144,11 +144,6 @@ fn prime_factors(mut n: u64) -> Vec<u64> {
         factors.push(n);
     }
     factors
-}
-
-/// Lengths as OpenTelemetry's signed 64-bit integers.
-fn len_i64(n: usize) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 wasmtrace_sdk::plugin!(handle);

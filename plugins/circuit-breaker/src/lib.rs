@@ -275,7 +275,7 @@ fn call_api(
     let span = Span::builder("external_api_call")
         .attributes(attrs! {
             "service" => "payment_api",
-            "call.index" => len_i64(index),
+            "call.index" => index,
             "payment.amount_cents" => amount_cents,
         })
         .start();
@@ -326,7 +326,7 @@ fn handle(input: String) -> Result<String, String> {
 
     let span = Span::builder("charge_payments")
         .attributes(attrs! {
-            "payments.count" => len_i64(PAYMENTS.len()),
+            "payments.count" => PAYMENTS.len(),
             "circuit_breaker.failure_threshold" => FAILURE_THRESHOLD,
             "circuit_breaker.cooldown_ms" => millis(COOLDOWN),
         })
@@ -390,11 +390,6 @@ fn millis(d: Duration) -> i64 {
 
 fn money(cents: i64) -> String {
     format!("${}.{:02}", cents / 100, cents % 100)
-}
-
-/// Lengths as OpenTelemetry's signed 64-bit integers.
-fn len_i64(n: usize) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 wasmtrace_sdk::plugin!(handle);

@@ -72,19 +72,19 @@ fn handle(input: String) -> Result<String, String> {
             return Err(err.to_string());
         }
     };
-    span.set_attribute("records.requested", len_i64(requested));
+    span.set_attribute("records.requested", requested);
 
     let started = Instant::now();
     span.add_event(
         "started_processing",
-        attrs! { "records.requested" => len_i64(requested) },
+        attrs! { "records.requested" => requested },
     );
 
     let data = fetch_data(requested);
     span.add_event(
         "data_fetched",
         attrs! {
-            "record_count" => len_i64(data.len()),
+            "record_count" => data.len(),
             "fetch_ms" => round3(started.elapsed().as_secs_f64() * 1e3),
         },
     );
@@ -158,11 +158,6 @@ fn process_data(mut data: Vec<f64>) -> Summary {
 /// trace shows readable numbers.
 fn round3(x: f64) -> f64 {
     (x * 1e3).round() / 1e3
-}
-
-/// Lengths as OpenTelemetry's signed 64-bit integers.
-fn len_i64(n: usize) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 wasmtrace_sdk::plugin!(handle);

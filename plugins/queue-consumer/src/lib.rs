@@ -206,12 +206,12 @@ fn process_line(number: usize, line: &str, stock: &mut BTreeMap<String, i64>) ->
             "messaging.destination.name" => DESTINATION,
             "messaging.operation.type" => "process",
             "messaging.operation.name" => "process",
-            "queue.line" => len_i64(number),
+            "queue.line" => number,
         });
     if let Ok(message) = &parsed.message {
         builder = builder.attributes(attrs! {
             "messaging.message.id" => message.id.as_str(),
-            "messaging.message.body.size" => len_i64(message.body.len()),
+            "messaging.message.body.size" => message.body.len(),
         });
     }
     if let Some(cx) = &creation {
@@ -268,7 +268,7 @@ fn handle(input: String) -> String {
     with_span(
         "consume_orders",
         attrs! {
-            "queue.lines" => len_i64(lines.len()),
+            "queue.lines" => lines.len(),
             "messaging.destination.name" => DESTINATION,
         },
         || {
@@ -293,8 +293,8 @@ fn handle(input: String) -> String {
             }
             let rejected = lines.len() - processed;
             add_attributes(attrs! {
-                "orders.processed" => len_i64(processed),
-                "orders.rejected" => len_i64(rejected),
+                "orders.processed" => processed,
+                "orders.rejected" => rejected,
             });
             out.push(format!(
                 "{processed} processed, {rejected} rejected ({} lines)",
@@ -303,11 +303,6 @@ fn handle(input: String) -> String {
             out.join("\n")
         },
     )
-}
-
-/// Lengths as OpenTelemetry's signed 64-bit integers.
-fn len_i64(n: usize) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 wasmtrace_sdk::plugin!(handle);

@@ -56,7 +56,7 @@ fn handle(input: String) -> Result<String, String> {
     let request = Span::builder("handle_request")
         .kind(SpanKind::Internal)
         .attributes(attrs! {
-            "request.size" => len_i64(input.len()),
+            "request.size" => input.len(),
             "request.defaulted" => defaulted,
             "request.source" => "stdin",
         })
@@ -95,11 +95,11 @@ fn serve(input: &str, request: &Span) -> Result<String, String> {
 
     let send = wasmtrace_sdk::span::start(
         "send_response",
-        attrs! { "response.size" => len_i64(response.len()) },
+        attrs! { "response.size" => response.len() },
     );
     send.end();
 
-    request.set_attribute("response.words", len_i64(stats.words));
+    request.set_attribute("response.words", stats.words);
     Ok(response)
 }
 
@@ -114,10 +114,7 @@ fn validate(input: &str) -> Result<(), ValidationError> {
 
 fn process(input: &str) -> WordStats {
     let words: Vec<&str> = input.split_whitespace().collect();
-    record_event(
-        "data_fetched",
-        attrs! { "record_count" => len_i64(words.len()) },
-    );
+    record_event("data_fetched", attrs! { "record_count" => words.len() });
 
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     for word in &words {
@@ -135,11 +132,11 @@ fn process(input: &str) -> WordStats {
     };
 
     add_attributes(attrs! {
-        "items_processed" => len_i64(words.len()),
+        "items_processed" => words.len(),
         "processing_status" => "completed",
         "processing.avg_word_length" => avg_word_length,
         "processing.top_words" => top.iter().map(|(w, _)| w.clone()).collect::<Vec<_>>(),
-        "processing.word_lengths" => words.iter().map(|w| len_i64(w.chars().count())).collect::<Vec<_>>(),
+        "processing.word_lengths" => words.iter().map(|w| w.chars().count()).collect::<Vec<_>>(),
     });
 
     WordStats {
@@ -147,11 +144,6 @@ fn process(input: &str) -> WordStats {
         unique: counts.len(),
         top,
     }
-}
-
-/// Lengths as OpenTelemetry's signed 64-bit integers.
-fn len_i64(n: usize) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 wasmtrace_sdk::plugin!(handle);

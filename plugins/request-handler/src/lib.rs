@@ -67,7 +67,7 @@ fn handle(input: String) -> Result<String, String> {
     let request = Span::builder("handle_request")
         .attributes(attrs! {
             "request_id" => request_id(&order),
-            "request.size" => len_i64(order.len()),
+            "request.size" => order.len(),
             "request.defaulted" => defaulted,
         })
         .start();
@@ -84,7 +84,7 @@ fn serve(order: &str) -> Result<String, String> {
     let line_count = order.split(',').filter(|l| !l.trim().is_empty()).count();
     let lines = try_with_span(
         "validate_request",
-        attrs! { "validation.lines" => len_i64(line_count) },
+        attrs! { "validation.lines" => line_count },
         || validate(order),
     )
     .map_err(|e| format!("invalid request: {e}"))?;
@@ -102,7 +102,7 @@ fn serve(order: &str) -> Result<String, String> {
                 .join(", "),
             money(total_cents)
         );
-        add_attributes(attrs! { "response.size" => len_i64(response.len()) });
+        add_attributes(attrs! { "response.size" => response.len() });
         response
     });
     Ok(response)
@@ -148,7 +148,7 @@ fn process(lines: &[Line]) -> i64 {
     let units: i64 = lines.iter().map(|l| l.quantity).sum();
     let total_cents: i64 = lines.iter().map(|l| l.quantity * l.unit_cents).sum();
     add_attributes(attrs! {
-        "items_processed" => len_i64(lines.len()),
+        "items_processed" => lines.len(),
         "processing_status" => "success",
         "order.units" => units,
         "order.total_cents" => total_cents,
@@ -166,11 +166,6 @@ fn request_id(body: &str) -> String {
 
 fn money(cents: i64) -> String {
     format!("${}.{:02}", cents / 100, cents % 100)
-}
-
-/// Lengths as OpenTelemetry's signed 64-bit integers.
-fn len_i64(n: usize) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 wasmtrace_sdk::plugin!(handle);
