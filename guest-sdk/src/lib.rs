@@ -59,6 +59,7 @@ extern crate self as wasmtrace_sdk;
 pub mod cache;
 pub mod plugins;
 pub mod propagation;
+mod sampling;
 pub mod span;
 pub mod value;
 
@@ -146,18 +147,21 @@ impl IntoHandlerResult for String {
     }
 }
 
-/// Builds a `Vec<KeyValue>` of typed attributes.
+/// Builds an array (`[KeyValue; N]`) of typed attributes: no allocation
+/// beyond what the values need, so a span skipped in an unsampled trace
+/// costs next to nothing.
 ///
-/// Keys are anything `Into<String>`; values anything `Into<Value>` (strings,
-/// `bool`, integers up to `i64`/`u32`, floats, and vectors, slices or arrays
-/// of those).
+/// Keys are `&'static str` or `String`; values anything `Into<Value>`
+/// (strings, `bool`, integers, floats, and vectors, slices or arrays of
+/// those). Every function taking attributes accepts any
+/// `IntoIterator<Item = KeyValue>`: the array, a `Vec`, an iterator.
 ///
 /// # Example
 ///
 /// ```
 /// use wasmtrace_sdk::{attrs, KeyValue, Value};
 ///
-/// let attributes: Vec<KeyValue> = attrs! {
+/// let attributes = attrs! {
 ///     "user.id" => "u-42",
 ///     "user.admin" => false,
 ///     "cart.items" => 3,
@@ -166,14 +170,36 @@ impl IntoHandlerResult for String {
 /// };
 /// assert_eq!(attributes[2].value, Value::I64(3));
 /// assert!(attrs! {}.is_empty());
+/// let mut more: Vec<KeyValue> = attributes.into();
+/// more.push(KeyValue::new("cart.coupon", true));
 /// ```
 #[macro_export]
 macro_rules! attrs {
     () => {
-        $crate::__private::Vec::<$crate::KeyValue>::new()
+        [] as [$crate::KeyValue; 0]
     };
-    ($($key:expr => $value:expr),+ $(,)?) => {
-        $crate::__private::vec![$($crate::KeyValue::new($key, $value)),+]
+    ($($body:tt)+) => {
+        $crate::__attrs!(@munch [] $($body)+)
+    };
+}
+
+/// `attrs!`'s muncher: one `key => value` pair at a time, so that a literal
+/// value is seen as a literal (a forwarded `expr` could not be) and a
+/// string literal is borrowed instead of copied. Not public API.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __attrs {
+    (@munch [$($out:expr,)*]) => {
+        [$($out),*]
+    };
+    (@munch [$($out:expr,)*] $key:expr => $value:literal $(, $($rest:tt)*)?) => {
+        $crate::__attrs!(@munch [$($out,)* $crate::KeyValue::new(
+            $key,
+            $crate::__private::LiteralValue::literal_value($value),
+        ),] $($($rest)*)?)
+    };
+    (@munch [$($out:expr,)*] $key:expr => $value:expr $(, $($rest:tt)*)?) => {
+        $crate::__attrs!(@munch [$($out,)* $crate::KeyValue::new($key, $value),] $($($rest)*)?)
     };
 }
 
@@ -209,6 +235,7 @@ macro_rules! plugin {
                     input: $crate::__private::String,
                 ) -> ::core::result::Result<$crate::__private::String, $crate::__private::String>
                 {
+                    $crate::__private::reset_sampling();
                     $crate::IntoHandlerResult::into_handler_result(($handler)(input))
                 }
             }
@@ -232,6 +259,8 @@ macro_rules! plugin {
 /// Support for the macros; not public API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::sampling::reset as reset_sampling;
+    pub use crate::value::LiteralValue;
     pub use std::string::String;
     pub use std::vec;
     pub use std::vec::Vec;

@@ -25,6 +25,7 @@
 
 use std::collections::HashMap;
 
+use crate::sampling::{self, Known};
 use crate::span::SpanContext;
 use crate::wit::wasmtrace::tracing::propagation as wit;
 
@@ -161,6 +162,7 @@ impl Context {
     pub fn attach(&self) -> ContextGuard {
         ContextGuard {
             _inner: self.inner.attach(),
+            entry: sampling::push(Known::Unknown),
         }
     }
 
@@ -239,6 +241,14 @@ impl Context {
 #[must_use = "the context is detached as soon as the guard is dropped"]
 pub struct ContextGuard {
     _inner: wit::ContextGuard,
+    /// This context's entry in the SDK's mirror of the current stack.
+    entry: u64,
+}
+
+impl Drop for ContextGuard {
+    fn drop(&mut self) {
+        sampling::pop(self.entry);
+    }
 }
 
 /// A carrier of trace context: key/value pairs such as HTTP headers or

@@ -3,7 +3,9 @@
 //! Spans live in the host, so a plugin that traps loses nothing it already
 //! recorded. A span is held through a [`SpanGuard`]: dropping the guard ends
 //! the span. Starting a span and ending it are the only two host calls a span
-//! costs; its initial attributes travel with the start call.
+//! costs; its initial attributes travel with the start call. In an unsampled
+//! trace a span costs no host call at all (see
+//! [`SpanGuard::is_recording`]).
 //!
 //! By default a span is *active*: while it is open it is the plugin's current
 //! span, so spans started inside it nest under it and the free functions
@@ -27,6 +29,7 @@ use std::borrow::Cow;
 use std::fmt::{self, Display};
 
 use crate::propagation::Context;
+use crate::sampling::{self, Known};
 use crate::value::{KeyValue, Value, to_wit};
 use crate::wit::wasmtrace::tracing::tracing as wit_tracing;
 use crate::wit::wasmtrace::tracing::types as wit_types;
@@ -652,7 +655,7 @@ impl<'a> SpanBuilder<'a> {
     ///
     /// let _span = Span::builder("query").attribute("db.system", "sqlite").start();
     /// ```
-    pub fn attribute(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
+    pub fn attribute(mut self, key: impl Into<Cow<'static, str>>, value: impl Into<Value>) -> Self {
         self.attributes.push(KeyValue::new(key, value));
         self
     }
@@ -759,19 +762,21 @@ impl<'a> SpanBuilder<'a> {
     pub fn start(self) -> SpanGuard {
         let parent = match self.parent {
             Some(ParentRef::Context(cx)) => wit_tracing::Parent::Explicit(cx.as_wit()),
-            Some(ParentRef::Span(span)) => wit_tracing::Parent::Span(&span.inner),
+            Some(ParentRef::Span(span)) => match &span.inner {
+                Some(inner) => wit_tracing::Parent::Span(inner),
+                // A child of a skipped span is unsampled too.
+                None => return SpanGuard::skipped(),
+            },
             None => wit_tracing::Parent::Current,
         };
-        let options = wit_tracing::StartOptions {
-            kind: self.kind.into(),
-            attributes: to_wit(self.attributes),
-            links: self.links.into_iter().map(Into::into).collect(),
+        start_span(
+            &self.name,
+            self.kind,
+            self.attributes,
+            self.links,
             parent,
-            activate: self.activate,
-        };
-        SpanGuard {
-            inner: wit_tracing::Span::start(&self.name, &options),
-        }
+            self.activate,
+        )
     }
 
     /// Starts the span, runs `f` with it, ends it and returns `f`'s value.
@@ -821,7 +826,53 @@ impl<'a> SpanBuilder<'a> {
 #[derive(Debug)]
 #[must_use = "a span ends as soon as its guard is dropped"]
 pub struct SpanGuard {
-    inner: wit_tracing::Span,
+    /// The host's span; `None` for a span skipped in an unsampled trace
+    /// (see [`is_recording`](Self::is_recording)).
+    inner: Option<wit_tracing::Span>,
+    /// This span's entry in the SDK's mirror of the current-context stack,
+    /// when it is activated.
+    entry: Option<u64>,
+}
+
+impl Drop for SpanGuard {
+    fn drop(&mut self) {
+        if let Some(id) = self.entry.take() {
+            sampling::pop(id);
+        }
+        // Dropping `inner` next ends the span in the host.
+    }
+}
+
+/// Starts a span in the host unless the current span is known to be
+/// unsampled (then nothing crosses the boundary). The one place spans start.
+fn start_span(
+    name: &str,
+    kind: SpanKind,
+    attributes: impl IntoIterator<Item = KeyValue>,
+    links: Vec<Link>,
+    parent: wit_tracing::Parent<'_>,
+    activate: bool,
+) -> SpanGuard {
+    let known = match parent {
+        wit_tracing::Parent::Current => match sampling::current() {
+            Known::Skip => return SpanGuard::skipped(),
+            Known::Sampled => Known::Sampled,
+            _ => Known::Unknown,
+        },
+        _ => Known::Unknown,
+    };
+    let options = wit_tracing::StartOptions {
+        kind: kind.into(),
+        attributes: to_wit(attributes),
+        links: links.into_iter().map(Into::into).collect(),
+        parent,
+        activate,
+    };
+    let inner = wit_tracing::Span::start(name, &options);
+    SpanGuard {
+        inner: Some(inner),
+        entry: activate.then(|| sampling::push(known)),
+    }
 }
 
 /// A span; an alias of [`SpanGuard`], since a span is always held through
@@ -860,9 +911,10 @@ impl SpanGuard {
     /// let span = wasmtrace_sdk::span::start("fetch", []);
     /// span.set_attribute("http.response.status_code", 200);
     /// ```
-    pub fn set_attribute(&self, key: impl Into<String>, value: impl Into<Value>) {
-        self.inner
-            .set_attributes(&[KeyValue::new(key, value).into()]);
+    pub fn set_attribute(&self, key: impl Into<Cow<'static, str>>, value: impl Into<Value>) {
+        if let Some(inner) = &self.inner {
+            inner.set_attributes(&[KeyValue::new(key, value).into()]);
+        }
     }
 
     /// Sets several attributes in one host call.
@@ -876,7 +928,9 @@ impl SpanGuard {
     /// span.set_attributes(attrs! { "retries" => 2, "cached" => false });
     /// ```
     pub fn set_attributes(&self, attributes: impl IntoIterator<Item = KeyValue>) {
-        self.inner.set_attributes(&to_wit(attributes));
+        if let Some(inner) = &self.inner {
+            inner.set_attributes(&to_wit(attributes));
+        }
     }
 
     /// Adds an event at the current time.
@@ -890,7 +944,9 @@ impl SpanGuard {
     /// span.add_event("chunk_received", attrs! { "chunk.size" => 4096 });
     /// ```
     pub fn add_event(&self, name: &str, attributes: impl IntoIterator<Item = KeyValue>) {
-        self.inner.add_event(name, &to_wit(attributes));
+        if let Some(inner) = &self.inner {
+            inner.add_event(name, &to_wit(attributes));
+        }
     }
 
     /// Sets the status. `Error` and `Ok` are final; `Unset` never overrides
@@ -905,7 +961,9 @@ impl SpanGuard {
     /// span.set_status(Status::Ok);
     /// ```
     pub fn set_status(&self, status: Status) {
-        self.inner.set_status(&status.into());
+        if let Some(inner) = &self.inner {
+            inner.set_status(&status.into());
+        }
     }
 
     /// Sets the status to `Error` with `error`'s message. Does not add an
@@ -938,8 +996,9 @@ impl SpanGuard {
     /// }
     /// ```
     pub fn record_error<E: Display + ?Sized>(&self, error: &E) {
-        self.inner
-            .record_exception(type_name::<E>(), &error.to_string(), None);
+        if let Some(inner) = &self.inner {
+            inner.record_exception(type_name::<E>(), &error.to_string(), None);
+        }
     }
 
     /// Reports an operation's result on this span: on `Err`, sets the status
@@ -955,15 +1014,17 @@ impl SpanGuard {
     /// span.record_result(&port);
     /// ```
     pub fn record_result<T, E: Display>(&self, result: &Result<T, E>) {
-        if let Err(error) = result {
+        if let (Err(error), Some(inner)) = (result, &self.inner) {
             let message = error.to_string();
-            self.inner
-                .record_exception(type_name::<E>(), &message, None);
-            self.inner.set_status(&wit_types::Status::Error(message));
+            inner.record_exception(type_name::<E>(), &message, None);
+            inner.set_status(&wit_types::Status::Error(message));
         }
     }
 
-    /// The span's identity, e.g. for logs or links.
+    /// The span's identity, e.g. for logs or links. A span skipped in an
+    /// unsampled trace has no identity of its own: it gives the context of
+    /// the current span (its would-be parent, unsampled), which is also what
+    /// propagates from inside it.
     ///
     /// # Example
     ///
@@ -973,12 +1034,20 @@ impl SpanGuard {
     /// ```
     #[must_use]
     pub fn span_context(&self) -> SpanContext {
-        self.inner.span_context().into()
+        match &self.inner {
+            Some(inner) => inner.span_context().into(),
+            None => current_span_context(),
+        }
     }
 
     /// Whether the span records data: `false` when the trace is not sampled
     /// or the invocation's limits were reached. Skip expensive attributes
     /// then.
+    ///
+    /// A span started under an unsampled span of the plugin's own trace is
+    /// not even created in the host: the SDK knows the host's decision (a
+    /// child of an unsampled span is unsampled) and the span costs no host
+    /// call; its methods do nothing.
     ///
     /// # Example
     ///
@@ -990,7 +1059,17 @@ impl SpanGuard {
     /// ```
     #[must_use]
     pub fn is_recording(&self) -> bool {
-        self.inner.is_recording()
+        self.inner
+            .as_ref()
+            .is_some_and(|inner| inner.is_recording())
+    }
+
+    /// A span skipped in an unsampled trace: nothing in the host.
+    fn skipped() -> Self {
+        Self {
+            inner: None,
+            entry: None,
+        }
     }
 
     /// Ends the span now. Equivalent to dropping the guard (one host call).
@@ -1022,16 +1101,14 @@ impl SpanGuard {
 /// // ... work, ends at the end of scope ...
 /// ```
 pub fn start(name: &str, attributes: impl IntoIterator<Item = KeyValue>) -> SpanGuard {
-    let options = wit_tracing::StartOptions {
-        kind: wit_types::SpanKind::Internal,
-        attributes: to_wit(attributes),
-        links: Vec::new(),
-        parent: wit_tracing::Parent::Current,
-        activate: true,
-    };
-    SpanGuard {
-        inner: wit_tracing::Span::start(name, &options),
-    }
+    start_span(
+        name,
+        SpanKind::Internal,
+        attributes,
+        Vec::new(),
+        wit_tracing::Parent::Current,
+        true,
+    )
 }
 
 /// Runs `f` inside a new activated span and returns its value. The span ends
@@ -1093,7 +1170,8 @@ pub fn try_with_span<T, E: Display>(
 }
 
 /// Adds attributes to the plugin's current span, if it is one of the
-/// plugin's open spans; otherwise does nothing. One host call.
+/// plugin's open spans; otherwise does nothing. One host call (none in an
+/// unsampled trace).
 ///
 /// # Example
 ///
@@ -1105,11 +1183,14 @@ pub fn try_with_span<T, E: Display>(
 /// });
 /// ```
 pub fn add_attributes(attributes: impl IntoIterator<Item = KeyValue>) {
-    wit_tracing::add_attributes(&to_wit(attributes));
+    if !sampling::is_skipping() {
+        wit_tracing::add_attributes(&to_wit(attributes));
+    }
 }
 
 /// Adds an event to the plugin's current span, if it is one of the plugin's
-/// open spans; otherwise does nothing. One host call.
+/// open spans; otherwise does nothing. One host call (none in an unsampled
+/// trace).
 ///
 /// # Example
 ///
@@ -1121,7 +1202,9 @@ pub fn add_attributes(attributes: impl IntoIterator<Item = KeyValue>) {
 /// });
 /// ```
 pub fn record_event(name: &str, attributes: impl IntoIterator<Item = KeyValue>) {
-    wit_tracing::record_event(name, &to_wit(attributes));
+    if !sampling::is_skipping() {
+        wit_tracing::record_event(name, &to_wit(attributes));
+    }
 }
 
 /// The span context of the plugin's current span, or of the invocation's

@@ -29,18 +29,17 @@ use crate::wit::wasmtrace::tracing::types as wit;
 /// An attribute value: one of OpenTelemetry's primitive types or a
 /// homogeneous array of them.
 ///
-/// Integers are signed 64-bit, as in OpenTelemetry. `i8`..`i64`, `u8`..`u32`,
-/// `f32`, `f64`, `bool`, strings, and vectors, slices and arrays of those
-/// convert into a `Value` with [`From`]/[`Into`]. `u64` and `usize` do not,
-/// because they may not fit: convert them explicitly (for example with
-/// `i64::try_from(n).unwrap_or(i64::MAX)`).
+/// Integers are signed 64-bit, as in OpenTelemetry. `i8`..`i64`, `u8`..`u64`,
+/// `usize`, `f32`, `f64`, `bool`, strings, and vectors, slices and arrays of
+/// those convert into a `Value` with [`From`]/[`Into`]; `u64` and `usize`
+/// saturate at `i64::MAX`.
 ///
 /// # Example
 ///
 /// ```
 /// use wasmtrace_sdk::Value;
 ///
-/// assert_eq!(Value::from("hello"), Value::String("hello".to_owned()));
+/// assert_eq!(Value::from("hello"), Value::String("hello".into()));
 /// assert_eq!(Value::from(42_u32), Value::I64(42));
 /// assert_eq!(Value::from(true), Value::Bool(true));
 /// assert_eq!(Value::from(0.5_f32), Value::F64(0.5));
@@ -48,14 +47,17 @@ use crate::wit::wasmtrace::tracing::types as wit;
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
-    /// A UTF-8 string.
+    /// A UTF-8 string: borrowed for `'static` text (string literals in
+    /// [`attrs!`](crate::attrs), [`Value::from_static`]), so that building
+    /// the attributes of a span skipped in an unsampled trace allocates
+    /// nothing; owned otherwise.
     ///
     /// ```
     /// # use wasmtrace_sdk::Value;
     /// let v: Value = "GET".into();
     /// assert_eq!(v, Value::String("GET".into()));
     /// ```
-    String(String),
+    String(Cow<'static, str>),
     /// A boolean.
     ///
     /// ```
@@ -117,6 +119,51 @@ pub enum Value {
     F64Array(Vec<f64>),
 }
 
+impl Value {
+    /// A string value that borrows `'static` text instead of copying it.
+    /// String literals in [`attrs!`](crate::attrs) get this by themselves;
+    /// use it for constants.
+    ///
+    /// ```
+    /// # use wasmtrace_sdk::{attrs, Value};
+    /// const SYSTEM: &str = "kafka";
+    /// let attributes = attrs! { "messaging.system" => Value::from_static(SYSTEM) };
+    /// assert_eq!(attributes[0].value, Value::from("kafka"));
+    /// ```
+    #[must_use]
+    pub const fn from_static(text: &'static str) -> Self {
+        Value::String(Cow::Borrowed(text))
+    }
+}
+
+/// How [`attrs!`](crate::attrs) converts a literal value: string literals
+/// are borrowed, not copied. Not public API.
+#[doc(hidden)]
+pub trait LiteralValue {
+    /// The literal as a [`Value`].
+    fn literal_value(self) -> Value;
+}
+
+impl LiteralValue for &'static str {
+    #[inline]
+    fn literal_value(self) -> Value {
+        Value::from_static(self)
+    }
+}
+
+macro_rules! literal_from {
+    ($($ty:ty),*) => {$(
+        impl LiteralValue for $ty {
+            #[inline]
+            fn literal_value(self) -> Value {
+                Value::from(self)
+            }
+        }
+    )*};
+}
+
+literal_from!(bool, i64, i32, i16, i8, u64, u32, u16, u8, usize, f64, f32);
+
 macro_rules! scalar_from {
     ($($ty:ty => |$v:ident| $variant:ident($conv:expr)),* $(,)?) => {$(
         impl From<$ty> for Value {
@@ -129,10 +176,10 @@ macro_rules! scalar_from {
 }
 
 scalar_from! {
-    String => |v| String(v),
-    &str => |v| String(v.to_owned()),
-    &String => |v| String(v.clone()),
-    Cow<'_, str> => |v| String(v.into_owned()),
+    String => |v| String(Cow::Owned(v)),
+    &str => |v| String(Cow::Owned(v.to_owned())),
+    &String => |v| String(Cow::Owned(v.clone())),
+    Cow<'static, str> => |v| String(v),
     bool => |v| Bool(v),
     i64 => |v| I64(v),
     i32 => |v| I64(v.into()),
@@ -190,7 +237,7 @@ impl From<Value> for wit::Value {
     #[inline]
     fn from(value: Value) -> Self {
         match value {
-            Value::String(v) => wit::Value::String(v),
+            Value::String(v) => wit::Value::String(v.into_owned()),
             Value::Bool(v) => wit::Value::Bool(v),
             Value::I64(v) => wit::Value::S64(v),
             Value::F64(v) => wit::Value::F64(v),
@@ -205,8 +252,10 @@ impl From<Value> for wit::Value {
 /// One attribute: a key and a typed [`Value`].
 ///
 /// Keys must be non-empty. Keys starting with `wasmtrace.` or `service.` are
-/// reserved for the host, which drops them when a plugin sets them. The
-/// [`attrs!`](crate::attrs) macro builds a `Vec<KeyValue>` concisely.
+/// reserved for the host, which drops them when a plugin sets them. A key is
+/// a `&'static str` (no allocation, as OpenTelemetry's `Key`) or an owned
+/// `String`. The [`attrs!`](crate::attrs) macro builds an array of them
+/// concisely.
 ///
 /// # Example
 ///
@@ -229,7 +278,7 @@ pub struct KeyValue {
     /// # use wasmtrace_sdk::KeyValue;
     /// assert_eq!(KeyValue::new("k", 1).key, "k");
     /// ```
-    pub key: String,
+    pub key: Cow<'static, str>,
     /// The attribute's value.
     ///
     /// ```
@@ -252,7 +301,7 @@ impl KeyValue {
     /// assert_eq!(kv.value, Value::F64(0.75));
     /// ```
     #[inline]
-    pub fn new(key: impl Into<String>, value: impl Into<Value>) -> Self {
+    pub fn new(key: impl Into<Cow<'static, str>>, value: impl Into<Value>) -> Self {
         Self {
             key: key.into(),
             value: value.into(),
@@ -260,7 +309,7 @@ impl KeyValue {
     }
 }
 
-impl<K: Into<String>, V: Into<Value>> From<(K, V)> for KeyValue {
+impl<K: Into<Cow<'static, str>>, V: Into<Value>> From<(K, V)> for KeyValue {
     #[inline]
     fn from((key, value): (K, V)) -> Self {
         Self::new(key, value)
@@ -271,7 +320,7 @@ impl From<KeyValue> for wit::KeyValue {
     #[inline]
     fn from(kv: KeyValue) -> Self {
         wit::KeyValue {
-            key: kv.key,
+            key: kv.key.into_owned(),
             value: kv.value.into(),
         }
     }
@@ -292,6 +341,15 @@ mod tests {
         assert_eq!(Value::from(String::from("x")), Value::String("x".into()));
         assert_eq!(Value::from(&String::from("x")), Value::String("x".into()));
         assert_eq!(Value::from(Cow::Borrowed("x")), Value::String("x".into()));
+        assert!(matches!(
+            crate::attrs! { "k" => "literal" }[0].value,
+            Value::String(Cow::Borrowed("literal"))
+        ));
+        let text = String::from("owned");
+        assert!(matches!(
+            crate::attrs! { "k" => text.as_str(), "n" => 1 }[0].value,
+            Value::String(Cow::Owned(_))
+        ));
         assert_eq!(Value::from(-3_i8), Value::I64(-3));
         assert_eq!(Value::from(u32::MAX), Value::I64(u32::MAX.into()));
         assert_eq!(

@@ -103,7 +103,8 @@ pub struct TracingStats {
 }
 
 impl TracingStats {
-    /// Guest spans started (recorded or not).
+    /// Guest spans started in the host (recorded or not). Spans the SDK
+    /// skipped in an unsampled trace never reach the host and do not count.
     pub fn spans_started(&self) -> u64 {
         self.spans_started.load(Ordering::Relaxed)
     }

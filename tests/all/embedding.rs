@@ -130,9 +130,25 @@ fn explicit_parents_inactive_spans_carriers_and_new_roots() {
     assert_eq!(runtime.invoke(&plugin, tp, &Context::new()).unwrap(), "ok");
     provider.shutdown().unwrap();
 
-    let spans = rx.wait_for_span_count(6, Duration::from_secs(10)).unwrap();
+    let spans = rx.wait_for_span_count(10, Duration::from_secs(10)).unwrap();
+    assert_eq!(spans.len(), 10);
     let find = |name: &str| spans.iter().find(|s| s.name == name).unwrap();
     let invoke = find("invoke parenting");
+    let child_of = |child: &str, parent: &str| {
+        assert_eq!(
+            find(child).parent_span_id.as_deref(),
+            Some(find(parent).span_id.as_str()),
+            "{child} under {parent}"
+        );
+    };
+    child_of("remote.activated.child", "remote.activated");
+    child_of("after", "invoke parenting");
+    for name in ["attached.child", "remote.activated"] {
+        assert_eq!(
+            find(name).parent_span_id.as_deref(),
+            Some("00f067aa0ba902b7")
+        );
+    }
     let background = find("background");
     assert_eq!(
         background.parent_span_id.as_deref(),
@@ -153,6 +169,63 @@ fn explicit_parents_inactive_spans_carriers_and_new_roots() {
     assert_eq!(root.parent_span_id, None);
     assert_ne!(root.trace_id, invoke.trace_id);
     assert_ne!(root.trace_id, remote.trace_id);
+}
+
+/// In an unsampled invocation the SDK skips the plugin's spans without a
+/// host call, but never those whose current context it cannot vouch for: a
+/// context extracted from a sampled carrier (explicit, attached, or under an
+/// activated span) and a new root are still decided, and recorded, by the
+/// host.
+#[test]
+fn an_unsampled_invocation_skips_only_what_it_decided() {
+    let rx = OtlpReceiver::start().unwrap();
+    let provider = provider_for(&rx);
+    let runtime = Runtime::new(&provider, RuntimeConfig::default()).unwrap();
+    let plugin = runtime
+        .load_file(wasmtrace_test_artifacts::PARENTING.as_ref())
+        .unwrap();
+    // The caller's trace is not sampled (flags 00); parent-based sampling
+    // drops the invocation span and everything that follows it.
+    let unsampled = opentelemetry::trace::SpanContext::new(
+        opentelemetry::trace::TraceId::from(0x0af7_6519_16cd_43dd_8448_eb21_1c80_319c_u128),
+        opentelemetry::trace::SpanId::from(0xb7ad_6b71_6920_3331_u64),
+        opentelemetry::trace::TraceFlags::default(),
+        true,
+        Default::default(),
+    );
+    let parent = Context::new().with_remote_span_context(unsampled);
+    let tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    assert_eq!(runtime.invoke(&plugin, tp, &parent).unwrap(), "ok");
+    provider.shutdown().unwrap();
+
+    let spans = rx.wait_for_span_count(5, Duration::from_secs(10)).unwrap();
+    let mut names: Vec<&str> = spans.iter().map(|s| s.name.as_str()).collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        [
+            "attached.child",
+            "new.root",
+            "remote.activated",
+            "remote.activated.child",
+            "remote.child"
+        ]
+    );
+    // Only those five reached the host: `background`, `sibling`,
+    // `background.step` and `after` were skipped in the guest.
+    assert_eq!(plugin.stats().spans_started(), 5);
+    let find = |name: &str| spans.iter().find(|s| s.name == name).unwrap();
+    assert_eq!(
+        find("remote.activated.child").parent_span_id.as_deref(),
+        Some(find("remote.activated").span_id.as_str())
+    );
+    for name in ["attached.child", "remote.activated", "remote.child"] {
+        assert_eq!(find(name).trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(
+            find(name).parent_span_id.as_deref(),
+            Some("00f067aa0ba902b7")
+        );
+    }
 }
 
 /// The guide's "sample 10%" per plugin: one provider, the noisy plugin
@@ -188,8 +261,10 @@ fn each_plugin_can_have_its_own_sampler() {
     let cx = Context::current_with_span(tracer.start("request"));
     runtime.invoke(&handler, "widget:1", &cx).unwrap();
     cx.span().end();
-    // The plugin was sampled out without stopping its work or its counters.
-    assert_eq!(handler.stats().spans_started(), 24);
+    // The plugin was sampled out without stopping its work; its spans in
+    // the unsampled invocations were skipped in the guest (the SDK knew the
+    // decision), so only the sampled invocation's 4 reached the host.
+    assert_eq!(handler.stats().spans_started(), 4);
     samplers.remove("request-handler");
     runtime
         .invoke(&handler, "widget:1", &Context::new())

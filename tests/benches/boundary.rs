@@ -10,7 +10,12 @@
 //! - `native`: the same span through the SDK directly, same provider
 //!   (parent-based always-on sampler, batch processor, discarding exporter)
 //!   and parent;
-//! - `guest_unsampled`: the guest span under an unsampled remote parent;
+//! - `guest_unsampled`: the guest span in an unsampled trace, under a local
+//!   unsampled span as `wasmtrace::Runtime` gives it (the invocation span):
+//!   the SDK knows the decision and skips the span without a host call;
+//! - `guest_unsampled_remote`: the same span directly under an unsampled
+//!   *remote* parent (an embedder that sets no span of its own): the SDK
+//!   cannot trust a remote decision, so the host decides for each span;
 //! - `nop_call`: an empty guest-to-host call through the same linker.
 //!
 //! Guest figures come from one guest call looping N times (criterion's
@@ -24,7 +29,8 @@ mod common;
 
 use common::{Allocation, Guest, Pipeline};
 use criterion::Criterion;
-use opentelemetry::trace::TracerProvider as _;
+use opentelemetry::Context;
+use opentelemetry::trace::{Span as _, TraceContextExt as _, Tracer as _, TracerProvider as _};
 
 fn span(c: &mut Criterion, pipeline: &Pipeline) {
     let engine = common::engine(Allocation::OnDemand);
@@ -32,8 +38,9 @@ fn span(c: &mut Criterion, pipeline: &Pipeline) {
     let bench = common::component(&engine, wasmtrace_test_artifacts::BENCH);
     let provider = &pipeline.provider;
     let mut sampled = Guest::new(&linker, &bench, provider, common::remote_parent(true));
-    let mut unsampled = Guest::new(&linker, &bench, provider, common::remote_parent(false));
     let tracer = provider.tracer("native");
+    let mut unsampled = Guest::new(&linker, &bench, provider, local_unsampled(&tracer));
+    let mut unsampled_remote = Guest::new(&linker, &bench, provider, common::remote_parent(false));
     let parent = common::remote_parent(true);
 
     let mut group = c.benchmark_group("span");
@@ -53,6 +60,9 @@ fn span(c: &mut Criterion, pipeline: &Pipeline) {
     pipeline.report("span/native");
     group.bench_function("guest_unsampled", |b| {
         b.iter_custom(|iters| unsampled.run("span", iters))
+    });
+    group.bench_function("guest_unsampled_remote", |b| {
+        b.iter_custom(|iters| unsampled_remote.run("span", iters))
     });
     group.bench_function("nop_call", |b| {
         b.iter_custom(|iters| sampled.run("nop", iters))
@@ -76,6 +86,15 @@ fn span(c: &mut Criterion, pipeline: &Pipeline) {
             || sampled.run("nop", BLOCK),
         );
     }
+}
+
+/// The context `Runtime::invoke` gives a plugin in an unsampled trace: its
+/// invocation span, local and not recording, under the remote parent.
+fn local_unsampled(tracer: &opentelemetry_sdk::trace::SdkTracer) -> Context {
+    let parent = common::remote_parent(false);
+    let invocation = tracer.start_with_context("invoke bench", &parent);
+    assert!(!invocation.span_context().is_sampled());
+    parent.with_span(invocation)
 }
 
 fn main() {

@@ -17,7 +17,7 @@ type Tracked = Arc<Mutex<Vec<(KeyValue, Arc<TracingStats>)>>>;
 ///
 /// | metric | unit | what |
 /// |---|---|---|
-/// | `wasmtrace.plugin.spans.started` | `{span}` | spans the plugin started (recorded or not) |
+/// | `wasmtrace.plugin.spans.started` | `{span}` | spans the plugin started in the host (recorded or not; the SDK skips spans of unsampled traces without a host call, and those do not count) |
 /// | `wasmtrace.plugin.spans.ended` | `{span}` | spans ended, by the plugin or after a crash |
 /// | `wasmtrace.plugin.spans.dropped` | `{span}` | spans refused by the limits |
 /// | `wasmtrace.plugin.contexts.dropped` | `{context}` | context handles refused by the limits |

@@ -64,7 +64,8 @@ use std::fmt;
 
 use serde_json::Value as Json;
 use wasmtrace_sdk::{
-    Context, Link, PropagatedContext, Span, SpanGuard, SpanKind, add_attributes, attrs, with_span,
+    Context, KeyValue, Link, PropagatedContext, Span, SpanGuard, SpanKind, add_attributes, attrs,
+    with_span,
 };
 
 /// The queue messages are read from.
@@ -219,9 +220,9 @@ fn process_line(number: usize, line: &str, stock: &mut BTreeMap<String, i64>) ->
         builder = builder.parent(cx);
     }
     if let Some(span_context) = creation_span.clone().filter(|cx| cx.is_valid()) {
-        let link_attributes = match &parsed.message {
-            Ok(message) => attrs! { "messaging.message.id" => message.id.as_str() },
-            Err(_) => attrs! {},
+        let link_attributes: Vec<KeyValue> = match &parsed.message {
+            Ok(message) => attrs! { "messaging.message.id" => message.id.as_str() }.into(),
+            Err(_) => Vec::new(),
         };
         builder = builder.link(Link::new(span_context, link_attributes));
     }
