@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use wasmtime::component::{Component, InstancePre, Linker, ResourceTable};
 use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder, Trap, WasmBacktrace};
 use wasmtime_wasi::p2::bindings::sync::CommandPre;
@@ -478,7 +478,8 @@ impl Shared {
                 wasi: wasi.build(),
                 table: ResourceTable::new(),
                 tracing,
-                http: crate::http::PluginHttp::new(self.http.clone()),
+                http: crate::http::PluginHttp::new(self.http.clone())
+                    .with_deadline(self.config.deadline.map(|d| Instant::now() + d)),
                 cache: plugin.cache.clone(),
                 calls: Calls {
                     runtime: self.clone(),

@@ -13,7 +13,7 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::process::Output;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -30,6 +30,9 @@ const WAIT: Duration = Duration::from_secs(20);
 
 /// The body `/ok` answers with.
 const OK_BODY: &str = "hello from the test server\n";
+
+/// How long `/slow` takes to answer: far past any deadline in the tests.
+const SLOW: Duration = Duration::from_secs(30);
 
 /// A request the test server received: its path and headers (lowercase
 /// names).
@@ -67,7 +70,12 @@ impl TestServer {
                 tokio::spawn(async move {
                     let service = hyper::service::service_fn(move |req: Request<Incoming>| {
                         let log = log.clone();
-                        async move { Ok::<_, Infallible>(answer(&req, &log)) }
+                        async move {
+                            if req.uri().path() == "/slow" {
+                                tokio::time::sleep(SLOW).await;
+                            }
+                            Ok::<_, Infallible>(answer(&req, &log))
+                        }
                     });
                     let _ = hyper::server::conn::http1::Builder::new()
                         .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
@@ -294,6 +302,40 @@ fn a_server_error_marks_both_spans_failed() {
     assert!(request.event("exception").is_some(), "{:?}", request.events);
     assert_eq!(invoke.status_code, StatusCode::Error);
     assert_eq!(server.received().len(), 1);
+}
+
+/// A request cannot outlive the invocation's `--timeout-ms`: the epoch
+/// deadline cannot interrupt a guest blocked in the host, so the host bounds
+/// the request itself.
+#[test]
+fn a_request_is_bounded_by_the_invocation_deadline() {
+    let server = TestServer::start();
+    let url = server.url("/slow");
+    crate::cli::wasmtrace_bin(); // built before the clock starts
+    let started = Instant::now();
+    let run = run(&[
+        "--allow-http",
+        &server.allow(),
+        "--timeout-ms",
+        "1000",
+        "--input",
+        &url,
+    ]);
+    assert!(!run.out.status.success());
+    // The server answers after SLOW; the run must not have waited for it.
+    assert!(
+        started.elapsed() < SLOW / 2,
+        "took {:?}; stderr:\n{}",
+        started.elapsed(),
+        run.stderr()
+    );
+    let (_, _, client) = run.spans();
+    assert_eq!(client.status_code, StatusCode::Error);
+    // What wasi:http calls a timeout waiting for the response.
+    assert_eq!(
+        str_attr(client, "error.type"),
+        Some("ConnectionReadTimeout")
+    );
 }
 
 #[test]

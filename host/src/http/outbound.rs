@@ -12,6 +12,7 @@ use opentelemetry_sdk::trace::SdkTracer;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::Poll;
+use std::time::{Duration, Instant};
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi_http::{
     Error, RequestOptions, WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks,
@@ -115,6 +116,9 @@ pub struct OutboundHttp {
     propagators: Arc<Propagators>,
     allowed: Arc<AllowedHosts>,
     parent: Context,
+    /// The invocation's wall-clock deadline: a request may not outlive it
+    /// (the epoch deadline cannot interrupt a guest blocked in the host).
+    deadline: Option<Instant>,
 }
 
 impl std::fmt::Debug for OutboundHttp {
@@ -138,6 +142,7 @@ impl OutboundHttp {
             propagators,
             allowed,
             parent: Context::new(),
+            deadline: None,
         }
     }
 
@@ -167,6 +172,14 @@ impl PluginHttp {
             ctx: WasiHttpCtx::new(),
             hooks,
         }
+    }
+
+    /// Bounds every request of this store by `deadline`: its connection,
+    /// its response head and each wait between body frames time out then.
+    #[must_use]
+    pub fn with_deadline(mut self, deadline: Option<Instant>) -> Self {
+        self.hooks.deadline = deadline;
+        self
     }
 
     /// The view wasmtime-wasi-http works on; `current` is the guest's
@@ -265,6 +278,18 @@ impl WasiHttpHooks for OutboundHttp {
             return Box::new(async { Err(Error::HttpRequestDenied) });
         }
 
+        let remaining = self
+            .deadline
+            .map(|d| d.saturating_duration_since(Instant::now()));
+        if remaining.is_some_and(|r| r.is_zero()) {
+            span.fail(
+                "ConnectionTimeout",
+                "the invocation's deadline passed before the request".to_owned(),
+            );
+            return Box::new(async { Err(Error::ConnectionTimeout) });
+        }
+        let options = bound_options(options, remaining);
+
         for (key, value) in self.propagators.inject(&span.cx) {
             if let (Ok(k), Ok(v)) = (HeaderName::try_from(key), HeaderValue::try_from(value)) {
                 request.headers_mut().insert(k, v);
@@ -272,7 +297,16 @@ impl WasiHttpHooks for OutboundHttp {
         }
 
         Box::new(async move {
-            match wasmtime_wasi_http::default_send_request(request, options).await {
+            let sent = wasmtime_wasi_http::default_send_request(request, options);
+            // Connecting and waiting for the head each have the remaining
+            // time; together they must not have more.
+            let sent = match remaining {
+                Some(r) => tokio::time::timeout(r, sent)
+                    .await
+                    .unwrap_or(Err(Error::ConnectionTimeout)),
+                None => sent.await,
+            };
+            match sent {
                 Ok((response, io)) => {
                     let mut span = span;
                     span.response(&response);
@@ -293,6 +327,24 @@ impl WasiHttpHooks for OutboundHttp {
             }
         })
     }
+}
+
+/// `options` with every timeout at most `remaining` (the guest's own are
+/// kept when shorter).
+fn bound_options(
+    options: Option<RequestOptions>,
+    remaining: Option<Duration>,
+) -> Option<RequestOptions> {
+    let Some(remaining) = remaining else {
+        return options;
+    };
+    let options = options.unwrap_or_default();
+    let bound = |t: Option<Duration>| Some(t.map_or(remaining, |t| t.min(remaining)));
+    Some(RequestOptions {
+        connect_timeout: bound(options.connect_timeout),
+        first_byte_timeout: bound(options.first_byte_timeout),
+        between_bytes_timeout: bound(options.between_bytes_timeout),
+    })
 }
 
 /// The URL with any user info replaced, as the semantic conventions ask.
