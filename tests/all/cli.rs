@@ -50,6 +50,13 @@ pub(crate) fn wasmtrace_bin() -> &'static PathBuf {
 
 /// Runs `wasmtrace` with a clean OTEL_* environment plus `env`.
 pub(crate) fn wasmtrace(args: &[&str], env: &[(&str, String)]) -> Output {
+    wasmtrace_command(args, env)
+        .output()
+        .expect("running wasmtrace")
+}
+
+/// A `wasmtrace` command with a clean OTEL_* environment plus `env`.
+pub(crate) fn wasmtrace_command(args: &[&str], env: &[(&str, String)]) -> Command {
     let mut cmd = Command::new(wasmtrace_bin());
     cmd.args(args);
     for (key, _) in std::env::vars() {
@@ -62,7 +69,7 @@ pub(crate) fn wasmtrace(args: &[&str], env: &[(&str, String)]) -> Output {
     for (k, v) in env {
         cmd.env(k, v);
     }
-    cmd.output().expect("running wasmtrace")
+    cmd
 }
 
 fn stderr(out: &Output) -> String {

@@ -118,16 +118,29 @@ fn a_trap_ends_open_spans_and_the_next_call_works() {
     );
 }
 
-#[test]
-fn explicit_parents_inactive_spans_carriers_and_new_roots() {
-    let rx = OtlpReceiver::start().unwrap();
-    let provider = provider_for(&rx);
+/// The carrier the `parenting` guest continues: a sampled remote trace.
+const SAMPLED_TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+/// A runtime exporting to `rx` with the `parenting` test guest loaded.
+fn parenting(rx: &OtlpReceiver) -> (SdkTracerProvider, Runtime, wasmtrace::Plugin) {
+    let provider = provider_for(rx);
     let runtime = Runtime::new(&provider, RuntimeConfig::default()).unwrap();
     let plugin = runtime
         .load_file(wasmtrace_test_artifacts::PARENTING.as_ref())
         .unwrap();
-    let tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-    assert_eq!(runtime.invoke(&plugin, tp, &Context::new()).unwrap(), "ok");
+    (provider, runtime, plugin)
+}
+
+#[test]
+fn explicit_parents_inactive_spans_carriers_and_new_roots() {
+    let rx = OtlpReceiver::start().unwrap();
+    let (provider, runtime, plugin) = parenting(&rx);
+    assert_eq!(
+        runtime
+            .invoke(&plugin, SAMPLED_TRACEPARENT, &Context::new())
+            .unwrap(),
+        "ok"
+    );
     provider.shutdown().unwrap();
 
     let spans = rx.wait_for_span_count(10, Duration::from_secs(10)).unwrap();
@@ -179,11 +192,7 @@ fn explicit_parents_inactive_spans_carriers_and_new_roots() {
 #[test]
 fn an_unsampled_invocation_skips_only_what_it_decided() {
     let rx = OtlpReceiver::start().unwrap();
-    let provider = provider_for(&rx);
-    let runtime = Runtime::new(&provider, RuntimeConfig::default()).unwrap();
-    let plugin = runtime
-        .load_file(wasmtrace_test_artifacts::PARENTING.as_ref())
-        .unwrap();
+    let (provider, runtime, plugin) = parenting(&rx);
     // The caller's trace is not sampled (flags 00); parent-based sampling
     // drops the invocation span and everything that follows it.
     let unsampled = opentelemetry::trace::SpanContext::new(
@@ -194,8 +203,12 @@ fn an_unsampled_invocation_skips_only_what_it_decided() {
         Default::default(),
     );
     let parent = Context::new().with_remote_span_context(unsampled);
-    let tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-    assert_eq!(runtime.invoke(&plugin, tp, &parent).unwrap(), "ok");
+    assert_eq!(
+        runtime
+            .invoke(&plugin, SAMPLED_TRACEPARENT, &parent)
+            .unwrap(),
+        "ok"
+    );
     provider.shutdown().unwrap();
 
     let spans = rx.wait_for_span_count(5, Duration::from_secs(10)).unwrap();

@@ -26,7 +26,7 @@ use wasmtrace_test_support::{
     AttrValue, OtlpReceiver, ReceivedSpan, SpanKind, SpanTree, StatusCode, Transport,
 };
 
-use crate::cli::{wasmtrace, wasmtrace_bin};
+use crate::cli::{wasmtrace, wasmtrace_command};
 use crate::http::TestServer;
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -46,24 +46,17 @@ impl Served {
     /// Serves the trace-context-service plugin on `127.0.0.1:0`, exporting
     /// to `rx`, allowed to call `allow`; returns once it listens.
     fn start(rx: &OtlpReceiver, allow: &str) -> Self {
-        let mut cmd = Command::new(wasmtrace_bin());
-        cmd.args([
-            "serve",
-            TRACE_CONTEXT_SERVICE,
-            "--listen",
-            "127.0.0.1:0",
-            "--allow-http",
-            allow,
-        ]);
-        for (key, _) in std::env::vars() {
-            if key.starts_with("OTEL_") {
-                cmd.env_remove(key);
-            }
-        }
-        cmd.env("OTEL_BSP_SCHEDULE_DELAY", "100");
-        for (k, v) in rx.exporter_env(Transport::Grpc) {
-            cmd.env(k, v);
-        }
+        let mut cmd = wasmtrace_command(
+            &[
+                "serve",
+                TRACE_CONTEXT_SERVICE,
+                "--listen",
+                "127.0.0.1:0",
+                "--allow-http",
+                allow,
+            ],
+            &rx.exporter_env(Transport::Grpc),
+        );
         let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::null())
