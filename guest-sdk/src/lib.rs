@@ -97,6 +97,7 @@ pub mod wit {
         pub_export_macro: true,
         default_bindings_module: "::wasmtrace_sdk::wit",
         runtime_path: "::wasmtrace_sdk::wit_bindgen::rt",
+        ownership: Borrowing { duplicate_if_necessary: true },
     });
 }
 

@@ -88,7 +88,7 @@ impl Context {
     #[must_use]
     pub fn extract(carrier: &PropagatedContext) -> Self {
         Self {
-            inner: wit::Context::extract(carrier.as_pairs()),
+            inner: wit::Context::extract(&borrow_pairs(&carrier.0)),
         }
     }
 
@@ -213,13 +213,21 @@ impl Context {
             .map(|(k, v)| (k.into(), v.into()))
             .collect();
         Self {
-            inner: self.inner.with_baggage(&entries),
+            inner: self.inner.with_baggage(&borrow_pairs(&entries)),
         }
     }
 
     pub(crate) fn as_wit(&self) -> &wit::Context {
         &self.inner
     }
+}
+
+/// String pairs as the WIT functions take them: borrowed, not copied.
+fn borrow_pairs(pairs: &[(String, String)]) -> Vec<(&str, &str)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect()
 }
 
 /// Keeps an attached [`Context`] current; dropping it restores the previous

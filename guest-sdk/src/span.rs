@@ -30,7 +30,7 @@ use std::fmt::{self, Display};
 
 use crate::propagation::Context;
 use crate::sampling::{self, Known};
-use crate::value::{KeyValue, Value, to_wit};
+use crate::value::{KeyValue, StrArrays, Value, with_wit};
 use crate::wit::wasmtrace::tracing::tracing as wit_tracing;
 use crate::wit::wasmtrace::tracing::types as wit_types;
 
@@ -152,9 +152,9 @@ impl Status {
     }
 }
 
-impl From<Status> for wit_types::Status {
+impl<'a> From<&'a Status> for wit_types::Status<'a> {
     #[inline]
-    fn from(status: Status) -> Self {
+    fn from(status: &'a Status) -> Self {
         match status {
             Status::Unset => Self::Unset,
             Status::Ok => Self::Ok,
@@ -451,9 +451,9 @@ impl SpanContext {
     }
 }
 
-impl From<wit_types::SpanContext> for SpanContext {
+impl From<wit_types::SpanContextResult> for SpanContext {
     #[inline]
-    fn from(cx: wit_types::SpanContext) -> Self {
+    fn from(cx: wit_types::SpanContextResult) -> Self {
         Self {
             trace_id: cx.trace_id,
             span_id: cx.span_id,
@@ -464,14 +464,14 @@ impl From<wit_types::SpanContext> for SpanContext {
     }
 }
 
-impl From<SpanContext> for wit_types::SpanContext {
+impl<'a> From<&'a SpanContext> for wit_types::SpanContextParam<'a> {
     #[inline]
-    fn from(cx: SpanContext) -> Self {
+    fn from(cx: &'a SpanContext) -> Self {
         Self {
-            trace_id: cx.trace_id,
-            span_id: cx.span_id,
+            trace_id: &cx.trace_id,
+            span_id: &cx.span_id,
             trace_flags: cx.trace_flags,
-            trace_state: cx.trace_state,
+            trace_state: &cx.trace_state,
             is_remote: cx.is_remote,
         }
     }
@@ -539,16 +539,6 @@ impl From<SpanContext> for Link {
         Self {
             span_context,
             attributes: Vec::new(),
-        }
-    }
-}
-
-impl From<Link> for wit_types::Link {
-    #[inline]
-    fn from(link: Link) -> Self {
-        Self {
-            span_context: link.span_context.into(),
-            attributes: to_wit(link.attributes),
         }
     }
 }
@@ -861,14 +851,34 @@ fn start_span(
         },
         _ => Known::Unknown,
     };
-    let options = wit_tracing::StartOptions {
-        kind: kind.into(),
-        attributes: to_wit(attributes),
-        links: links.into_iter().map(Into::into).collect(),
-        parent,
-        activate,
-    };
-    let inner = wit_tracing::Span::start(name, &options);
+    // Everything is lowered borrowing the SDK's own strings: the links'
+    // attribute lists first, since the links borrow them.
+    let links: Vec<Link> = links;
+    let link_arrays: Vec<StrArrays<'_>> =
+        links.iter().map(|l| StrArrays::of(&l.attributes)).collect();
+    let link_attributes: Vec<Vec<wit_types::KeyValue<'_>>> = links
+        .iter()
+        .zip(&link_arrays)
+        .map(|(l, arrays)| arrays.lower(&l.attributes))
+        .collect();
+    let links: Vec<wit_types::Link<'_>> = links
+        .iter()
+        .zip(&link_attributes)
+        .map(|(l, attributes)| wit_types::Link {
+            span_context: (&l.span_context).into(),
+            attributes,
+        })
+        .collect();
+    let inner = with_wit(attributes, |attributes| {
+        let options = wit_tracing::StartOptions {
+            kind: kind.into(),
+            attributes,
+            links: &links,
+            parent,
+            activate,
+        };
+        wit_tracing::Span::start(name, options)
+    });
     SpanGuard {
         inner: Some(inner),
         entry: activate.then(|| sampling::push(known)),
@@ -913,7 +923,9 @@ impl SpanGuard {
     /// ```
     pub fn set_attribute(&self, key: impl Into<Cow<'static, str>>, value: impl Into<Value>) {
         if let Some(inner) = &self.inner {
-            inner.set_attributes(&[KeyValue::new(key, value).into()]);
+            with_wit([KeyValue::new(key, value)], |attributes| {
+                inner.set_attributes(attributes);
+            });
         }
     }
 
@@ -929,7 +941,7 @@ impl SpanGuard {
     /// ```
     pub fn set_attributes(&self, attributes: impl IntoIterator<Item = KeyValue>) {
         if let Some(inner) = &self.inner {
-            inner.set_attributes(&to_wit(attributes));
+            with_wit(attributes, |attributes| inner.set_attributes(attributes));
         }
     }
 
@@ -945,7 +957,7 @@ impl SpanGuard {
     /// ```
     pub fn add_event(&self, name: &str, attributes: impl IntoIterator<Item = KeyValue>) {
         if let Some(inner) = &self.inner {
-            inner.add_event(name, &to_wit(attributes));
+            with_wit(attributes, |attributes| inner.add_event(name, attributes));
         }
     }
 
@@ -962,7 +974,7 @@ impl SpanGuard {
     /// ```
     pub fn set_status(&self, status: Status) {
         if let Some(inner) = &self.inner {
-            inner.set_status(&status.into());
+            inner.set_status((&status).into());
         }
     }
 
@@ -1017,7 +1029,7 @@ impl SpanGuard {
         if let (Err(error), Some(inner)) = (result, &self.inner) {
             let message = error.to_string();
             inner.record_exception(type_name::<E>(), &message, None);
-            inner.set_status(&wit_types::Status::Error(message));
+            inner.set_status(wit_types::Status::Error(&message));
         }
     }
 
@@ -1184,7 +1196,7 @@ pub fn try_with_span<T, E: Display>(
 /// ```
 pub fn add_attributes(attributes: impl IntoIterator<Item = KeyValue>) {
     if !sampling::is_skipping() {
-        wit_tracing::add_attributes(&to_wit(attributes));
+        with_wit(attributes, wit_tracing::add_attributes);
     }
 }
 
@@ -1203,7 +1215,9 @@ pub fn add_attributes(attributes: impl IntoIterator<Item = KeyValue>) {
 /// ```
 pub fn record_event(name: &str, attributes: impl IntoIterator<Item = KeyValue>) {
     if !sampling::is_skipping() {
-        wit_tracing::record_event(name, &to_wit(attributes));
+        with_wit(attributes, |attributes| {
+            wit_tracing::record_event(name, attributes);
+        });
     }
 }
 

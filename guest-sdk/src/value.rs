@@ -233,22 +233,6 @@ array_from! {
     f64 => |v| F64Array(v),
 }
 
-impl From<Value> for wit::Value {
-    #[inline]
-    fn from(value: Value) -> Self {
-        match value {
-            Value::String(v) => wit::Value::String(v.into_owned()),
-            Value::Bool(v) => wit::Value::Bool(v),
-            Value::I64(v) => wit::Value::S64(v),
-            Value::F64(v) => wit::Value::F64(v),
-            Value::StringArray(v) => wit::Value::StringArray(v),
-            Value::BoolArray(v) => wit::Value::BoolArray(v),
-            Value::I64Array(v) => wit::Value::S64Array(v),
-            Value::F64Array(v) => wit::Value::F64Array(v),
-        }
-    }
-}
-
 /// One attribute: a key and a typed [`Value`].
 ///
 /// Keys must be non-empty. Keys starting with `wasmtrace.` or `service.` are
@@ -316,20 +300,61 @@ impl<K: Into<Cow<'static, str>>, V: Into<Value>> From<(K, V)> for KeyValue {
     }
 }
 
-impl From<KeyValue> for wit::KeyValue {
-    #[inline]
-    fn from(kv: KeyValue) -> Self {
-        wit::KeyValue {
-            key: kv.key.into_owned(),
-            value: kv.value.into(),
-        }
+/// The string arrays among some attributes, as the `&str` slices their WIT
+/// form borrows: the one part of a lowered attribute list that needs storage
+/// of its own (none without string arrays).
+pub(crate) struct StrArrays<'a>(Vec<Vec<&'a str>>);
+
+impl<'a> StrArrays<'a> {
+    /// The string arrays of `attributes`, in order.
+    pub(crate) fn of(attributes: &'a [KeyValue]) -> Self {
+        Self(
+            attributes
+                .iter()
+                .filter_map(|kv| match &kv.value {
+                    Value::StringArray(v) => Some(v.iter().map(String::as_str).collect()),
+                    _ => None,
+                })
+                .collect(),
+        )
+    }
+
+    /// `attributes` (the ones given to [`StrArrays::of`]) in their WIT form,
+    /// borrowing every string in place: lowering them copies nothing.
+    pub(crate) fn lower(&'a self, attributes: &'a [KeyValue]) -> Vec<wit::KeyValue<'a>> {
+        let mut arrays = self.0.iter();
+        attributes
+            .iter()
+            .map(|kv| wit::KeyValue {
+                key: &kv.key,
+                value: match &kv.value {
+                    Value::String(v) => wit::Value::String(v),
+                    Value::Bool(v) => wit::Value::Bool(*v),
+                    Value::I64(v) => wit::Value::S64(*v),
+                    Value::F64(v) => wit::Value::F64(*v),
+                    // `of` collected one slice per string array, in order.
+                    Value::StringArray(_) => {
+                        wit::Value::StringArray(arrays.next().map_or(&[], Vec::as_slice))
+                    }
+                    Value::BoolArray(v) => wit::Value::BoolArray(v),
+                    Value::I64Array(v) => wit::Value::S64Array(v),
+                    Value::F64Array(v) => wit::Value::F64Array(v),
+                },
+            })
+            .collect()
     }
 }
 
-/// Converts attributes into their WIT form (a move, no copies of strings).
+/// Runs `f` with `attributes` in their WIT form (strings borrowed, not
+/// copied): what every host call taking a `list<key-value>` goes through.
 #[inline]
-pub(crate) fn to_wit(attributes: impl IntoIterator<Item = KeyValue>) -> Vec<wit::KeyValue> {
-    attributes.into_iter().map(Into::into).collect()
+pub(crate) fn with_wit<R>(
+    attributes: impl IntoIterator<Item = KeyValue>,
+    f: impl FnOnce(&[wit::KeyValue<'_>]) -> R,
+) -> R {
+    let attributes: Vec<KeyValue> = attributes.into_iter().collect();
+    let arrays = StrArrays::of(&attributes);
+    f(&arrays.lower(&attributes))
 }
 
 #[cfg(test)]
@@ -361,12 +386,19 @@ mod tests {
     }
 
     #[test]
-    fn to_wit_preserves_order_and_types() {
-        let wit = to_wit(crate::attrs! { "a" => 1, "b" => "x", "c" => [true] });
-        assert_eq!(wit.len(), 3);
+    fn lowering_borrows_in_order_with_types() {
+        let attributes = crate::attrs! { "a" => 1, "b" => "x", "c" => [true], "d" => ["p", "q"], "e" => 0.5, "f" => ["r"] };
+        let arrays = StrArrays::of(&attributes);
+        let wit = arrays.lower(&attributes);
+        assert_eq!(wit.len(), 6);
         assert_eq!(wit[0].key, "a");
         assert!(matches!(wit[0].value, wit::Value::S64(1)));
-        assert!(matches!(&wit[1].value, wit::Value::String(s) if s == "x"));
-        assert!(matches!(&wit[2].value, wit::Value::BoolArray(v) if v == &[true]));
+        assert!(matches!(wit[1].value, wit::Value::String("x")));
+        assert!(matches!(wit[2].value, wit::Value::BoolArray([true])));
+        assert!(matches!(wit[3].value, wit::Value::StringArray(["p", "q"])));
+        assert!(matches!(wit[4].value, wit::Value::F64(0.5)));
+        assert!(matches!(wit[5].value, wit::Value::StringArray(["r"])));
+        // The key is the attribute's own string, not a copy.
+        assert!(std::ptr::eq(wit[0].key, &*attributes[0].key));
     }
 }
