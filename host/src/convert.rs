@@ -5,8 +5,10 @@ use crate::limits::{Limits, truncate};
 use opentelemetry::trace::{
     Link, SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState,
 };
-use opentelemetry::{Array, KeyValue, StringValue, Value};
+use opentelemetry::{Array, Key, KeyValue, StringValue, Value};
+use std::collections::HashSet;
 use std::str::FromStr;
+use std::sync::Arc;
 
 /// Attribute key prefixes only the host may set (plugin identity, resource).
 pub(crate) const RESERVED_PREFIXES: [&str; 2] = ["wasmtrace.", "service."];
@@ -33,22 +35,61 @@ pub(crate) fn guest_value(value: wit::Value, max_len: u32) -> Value {
 }
 
 /// Converts guest attributes, dropping reserved or empty keys and
-/// truncating long keys and values. Returns the attributes and how many
-/// were dropped.
-pub(crate) fn guest_attributes(attrs: Vec<wit::KeyValue>, limits: &Limits) -> (Vec<KeyValue>, u32) {
+/// truncating long keys and values, then appends `extra` (the host's own
+/// attributes). Returns the attributes and how many guest ones were dropped.
+pub(crate) fn guest_attributes(
+    attrs: Vec<wit::KeyValue>,
+    limits: &Limits,
+    keys: &mut Keys,
+    extra: &[KeyValue],
+) -> (Vec<KeyValue>, u32) {
     let total = attrs.len();
-    let kept: Vec<KeyValue> = attrs
-        .into_iter()
-        .filter(|kv| is_guest_key_allowed(&kv.key))
-        .map(|kv| {
-            KeyValue::new(
-                truncate(kv.key, limits.max_name_length),
-                guest_value(kv.value, limits.max_attribute_value_length),
-            )
-        })
-        .collect();
+    // Sized once: the SDK keeps this `Vec` as the span's attributes.
+    let mut kept = Vec::with_capacity(total + extra.len());
+    kept.extend(
+        attrs
+            .into_iter()
+            .filter(|kv| is_guest_key_allowed(&kv.key))
+            .map(|kv| {
+                KeyValue::new(
+                    keys.key(truncate(kv.key, limits.max_name_length)),
+                    guest_value(kv.value, limits.max_attribute_value_length),
+                )
+            }),
+    );
     let dropped = (total - kept.len()) as u32;
+    kept.extend_from_slice(extra);
     (kept, dropped)
+}
+
+/// The attribute keys a store's guest has used, each shared as one
+/// `Arc<str>`.
+///
+/// A span's attributes are freed by the batch processor on its own thread;
+/// for a key seen before that is a reference count going down rather than
+/// a cross-thread `free`. Guests reuse a handful of keys, so a small bound
+/// holds them all; past it new keys are simply owned. The hasher is seeded
+/// per process and the table is small, so guest-chosen keys cannot make
+/// lookups slow.
+#[derive(Default)]
+pub(crate) struct Keys(HashSet<Arc<str>, foldhash::fast::RandomState>);
+
+impl Keys {
+    /// Distinct keys kept per store.
+    const MAX: usize = 256;
+
+    /// The OTel key for `key`, shared with earlier uses of the same key.
+    pub(crate) fn key(&mut self, key: String) -> Key {
+        if let Some(shared) = self.0.get(key.as_str()) {
+            return Key::from(shared.clone());
+        }
+        if self.0.len() >= Self::MAX {
+            return Key::from(key);
+        }
+        let shared: Arc<str> = key.into();
+        self.0.insert(shared.clone());
+        Key::from(shared)
+    }
 }
 
 impl From<wit::SpanKind> for SpanKind {
@@ -122,13 +163,17 @@ pub(crate) fn exception_attributes(
 }
 
 /// Converts guest links; invalid ones are dropped and counted.
-pub(crate) fn guest_links(links: Vec<wit::Link>, limits: &Limits) -> (Vec<Link>, u32) {
+pub(crate) fn guest_links(
+    links: Vec<wit::Link>,
+    limits: &Limits,
+    keys: &mut Keys,
+) -> (Vec<Link>, u32) {
     let mut dropped = 0;
     let mut kept = Vec::with_capacity(links.len());
     for link in links {
         match span_context_from_guest(&link.span_context) {
             Some(sc) => {
-                let (attributes, _) = guest_attributes(link.attributes, limits);
+                let (attributes, _) = guest_attributes(link.attributes, limits, keys, &[]);
                 kept.push(Link::new(sc, attributes, 0));
             }
             None => dropped += 1,
@@ -161,12 +206,31 @@ mod tests {
                 value: wit::Value::S64Array(vec![1, 2]),
             },
         ];
-        let (kept, dropped) = guest_attributes(attrs, &Limits::default());
+        let (kept, dropped) =
+            guest_attributes(attrs, &Limits::default(), &mut Keys::default(), &[]);
         assert_eq!(dropped, 3);
         assert_eq!(
             kept,
             vec![KeyValue::new("items", Value::Array(vec![1i64, 2].into()))]
         );
+    }
+
+    #[test]
+    fn keys_are_shared_up_to_a_bound() {
+        let mut keys = Keys::default();
+        let first = keys.key("http.route".into());
+        let again = keys.key("http.route".into());
+        assert_eq!(first, again);
+        assert_eq!(keys.0.len(), 1);
+        // Shared: the key seen again is the same allocation, not a copy.
+        let shared = keys.0.get("http.route").unwrap();
+        assert_eq!(Arc::strong_count(shared), 3);
+        for i in 0..Keys::MAX {
+            keys.key(format!("k{i}"));
+        }
+        assert_eq!(keys.0.len(), Keys::MAX);
+        assert_eq!(keys.key("late".into()).as_str(), "late");
+        assert_eq!(keys.0.len(), Keys::MAX);
     }
 
     #[test]
@@ -180,7 +244,7 @@ mod tests {
             key: "abcdef".into(),
             value: wit::Value::StringArray(vec!["xyz".into(), "é".into()]),
         }];
-        let (kept, _) = guest_attributes(attrs, &limits);
+        let (kept, _) = guest_attributes(attrs, &limits, &mut Keys::default(), &[]);
         let expected = Value::Array(vec![StringValue::from("xy"), StringValue::from("é")].into());
         assert_eq!(kept, vec![KeyValue::new("abc", expected)]);
     }

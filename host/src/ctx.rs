@@ -1,6 +1,7 @@
 //! The per-store state behind the tracing imports, and how a store reaches
 //! it (the view), in the style of wasmtime-wasi's `WasiView`.
 
+use crate::convert::Keys;
 use crate::identity::PluginIdentity;
 use crate::limits::{Limits, TracingStats};
 use crate::propagation::Propagators;
@@ -30,6 +31,8 @@ pub struct WasmtraceCtx {
     /// Active spans and attached contexts, innermost last.
     pub(crate) active: Vec<Active>,
     pub(crate) limits: Arc<Limits>,
+    /// Attribute keys this guest has used, shared across its spans.
+    pub(crate) keys: Keys,
     pub(crate) stats: Arc<TracingStats>,
     /// Spans started in this store, and of those, still open.
     pub(crate) started: u32,
@@ -94,6 +97,8 @@ impl WasmtraceCtx {
         propagators: Arc<Propagators>,
     ) -> Self {
         let instance_id = crate::identity::new_instance_id();
+        // Calibrates the call clock now rather than in the guest's first call.
+        crate::limits::CallStart::now();
         Self {
             tracer,
             propagators,
@@ -104,6 +109,7 @@ impl WasmtraceCtx {
             contexts: Slab::new(),
             active: Vec::new(),
             limits: Arc::new(Limits::default()),
+            keys: Keys::default(),
             stats: Arc::new(TracingStats::default()),
             started: 0,
             open: 0,

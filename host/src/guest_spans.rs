@@ -8,10 +8,9 @@ use crate::bindings::tracing::{Host, HostSpan, Parent, StartOptions};
 use crate::bindings::types::{KeyValue as WitKeyValue, SpanContext as WitSpanContext, Status};
 use crate::convert::{guest_attributes, guest_links};
 use crate::ctx::{Active, ActiveKey, OpenSpan, REFUSED, WasmtraceCtx};
-use crate::limits::truncate;
+use crate::limits::{CallStart, truncate};
 use opentelemetry::trace::{SpanBuilder, TraceContextExt, Tracer};
 use opentelemetry::{Context, KeyValue};
-use std::time::Instant;
 use wasmtime::component::Resource;
 
 /// The host representation of a guest `span` handle. Its `rep` indexes the
@@ -46,7 +45,7 @@ impl WasmtraceCtx {
     /// The current span's context, if it is one of this guest's open spans
     /// (the invocation span belongs to the host and is not the guest's to
     /// edit).
-    fn current_guest_span(&self) -> Option<&Context> {
+    fn current_guest_span(&self) -> Option<Context> {
         let active = self.active.last()?;
         let is_guest = match active.key {
             ActiveKey::Span(rep) => self.spans.get(rep as usize).is_some_and(|s| !s.ended),
@@ -59,7 +58,7 @@ impl WasmtraceCtx {
                     .any(|(_, s)| !s.ended && s.cx.span().span_context().span_id() == id)
             }
         };
-        is_guest.then_some(&active.cx)
+        is_guest.then(|| active.cx.clone())
     }
 
     pub(crate) fn start_span(&mut self, name: String, options: StartOptions) -> u32 {
@@ -93,9 +92,13 @@ impl WasmtraceCtx {
             self.stats.span_dropped();
             return REFUSED;
         }
-        let (mut attributes, _) = guest_attributes(options.attributes, limits);
-        attributes.extend(self.identity_attributes.iter().cloned());
-        let (links, _) = guest_links(options.links, limits);
+        let (attributes, _) = guest_attributes(
+            options.attributes,
+            limits,
+            &mut self.keys,
+            &self.identity_attributes,
+        );
+        let (links, _) = guest_links(options.links, limits, &mut self.keys);
         let builder = SpanBuilder::from_name(truncate(name, limits.max_name_length))
             .with_kind(options.kind.into())
             .with_attributes(attributes)
@@ -123,36 +126,42 @@ impl WasmtraceCtx {
 }
 
 impl WasmtraceCtx {
-    fn otel_attributes(&self, attributes: Vec<WitKeyValue>) -> Vec<KeyValue> {
-        guest_attributes(attributes, &self.limits).0
+    fn otel_attributes(&mut self, attributes: Vec<WitKeyValue>) -> Vec<KeyValue> {
+        guest_attributes(attributes, &self.limits, &mut self.keys, &[]).0
     }
 
     fn event_name(&self, name: String) -> String {
         truncate(name, self.limits.max_name_length)
     }
+
+    /// The context of `handle`'s span if it is still open (a cheap clone,
+    /// so that converting attributes may borrow `self`).
+    fn open_span_cx(&self, handle: &Resource<GuestSpan>) -> Option<Context> {
+        self.open_span(handle).map(|s| s.cx.clone())
+    }
 }
 
 impl HostSpan for WasmtraceCtx {
     fn start(&mut self, name: String, options: StartOptions) -> Resource<GuestSpan> {
-        let t = Instant::now();
+        let t = CallStart::now();
         let rep = self.start_span(name, options);
         self.stats.add_time_since(t);
         Resource::new_own(rep)
     }
 
     fn set_attributes(&mut self, span: Resource<GuestSpan>, attributes: Vec<WitKeyValue>) {
-        let t = Instant::now();
-        if let Some(s) = self.open_span(&span) {
-            s.cx.span().set_attributes(self.otel_attributes(attributes));
+        let t = CallStart::now();
+        if let Some(cx) = self.open_span_cx(&span) {
+            cx.span().set_attributes(self.otel_attributes(attributes));
         }
         self.stats.add_time_since(t);
     }
 
     fn add_event(&mut self, span: Resource<GuestSpan>, name: String, attributes: Vec<WitKeyValue>) {
-        let t = Instant::now();
-        if let Some(s) = self.open_span(&span) {
-            s.cx.span()
-                .add_event(self.event_name(name), self.otel_attributes(attributes));
+        let t = CallStart::now();
+        if let Some(cx) = self.open_span_cx(&span) {
+            let name = self.event_name(name);
+            cx.span().add_event(name, self.otel_attributes(attributes));
         }
         self.stats.add_time_since(t);
     }
@@ -200,13 +209,13 @@ impl HostSpan for WasmtraceCtx {
     }
 
     fn end(&mut self, span: Resource<GuestSpan>) {
-        let t = Instant::now();
+        let t = CallStart::now();
         self.end_span(span.rep());
         self.stats.add_time_since(t);
     }
 
     fn drop(&mut self, span: Resource<GuestSpan>) -> wasmtime::Result<()> {
-        let t = Instant::now();
+        let t = CallStart::now();
         let rep = span.rep();
         self.end_span(rep);
         if self.spans.contains(rep as usize) {
@@ -219,7 +228,7 @@ impl HostSpan for WasmtraceCtx {
 
 impl Host for WasmtraceCtx {
     fn add_attributes(&mut self, attributes: Vec<WitKeyValue>) {
-        let t = Instant::now();
+        let t = CallStart::now();
         if let Some(cx) = self.current_guest_span() {
             cx.span().set_attributes(self.otel_attributes(attributes));
         }
@@ -227,10 +236,10 @@ impl Host for WasmtraceCtx {
     }
 
     fn record_event(&mut self, name: String, attributes: Vec<WitKeyValue>) {
-        let t = Instant::now();
+        let t = CallStart::now();
         if let Some(cx) = self.current_guest_span() {
-            cx.span()
-                .add_event(self.event_name(name), self.otel_attributes(attributes));
+            let name = self.event_name(name);
+            cx.span().add_event(name, self.otel_attributes(attributes));
         }
         self.stats.add_time_since(t);
     }

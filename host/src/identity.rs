@@ -41,12 +41,15 @@ impl PluginIdentity {
         }
     }
 
-    /// The tracer whose scope names this plugin.
+    /// The tracer whose scope names this plugin: its name and version, no
+    /// attributes (the content hash is a span attribute, DESIGN.md §9).
     pub fn tracer(&self, provider: &SdkTracerProvider) -> SdkTracer {
-        let mut scope = InstrumentationScope::builder(self.name.clone())
-            .with_attributes([KeyValue::new(ATTR_COMPONENT_SHA256, self.sha256.clone())]);
+        // The SDK clones the scope into every finished span, and the batch
+        // processor frees that clone on its own thread: with `'static`
+        // strings and no attributes the clone allocates nothing.
+        let mut scope = InstrumentationScope::builder(intern(&self.name));
         if let Some(v) = &self.version {
-            scope = scope.with_version(v.clone());
+            scope = scope.with_version(intern(v));
         }
         provider.tracer_with_scope(scope.build())
     }
@@ -60,6 +63,25 @@ impl PluginIdentity {
             KeyValue::new(ATTR_INSTANCE_ID, shared(instance_id)),
         ]
     }
+}
+
+/// `s` as a `'static` string, leaked once per distinct value for the life
+/// of the process. Only for plugin names and versions, which the embedder
+/// chooses (by loading plugins), never a guest at run time.
+fn intern(s: &str) -> &'static str {
+    use std::collections::HashSet;
+    use std::sync::{Mutex, OnceLock};
+    static INTERNED: OnceLock<Mutex<HashSet<&'static str>>> = OnceLock::new();
+    let mut set = INTERNED
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(&interned) = set.get(s) {
+        return interned;
+    }
+    let interned: &'static str = Box::leak(s.into());
+    set.insert(interned);
+    interned
 }
 
 /// A fresh random instance id (16 lowercase hex digits).
