@@ -88,14 +88,18 @@ impl Window {
 }
 
 /// Flushes the provider and prints what the window produced, delivered
-/// and cost; returns spans/s over the samples.
+/// and cost; returns spans/s over the samples. `None`, printing nothing,
+/// when the benchmark did not run (a filter left it out).
 fn report(
     label: &str,
     window: Window,
     provider: &SdkTracerProvider,
     delivery: &DeliveryStats,
     tally: Tally,
-) -> f64 {
+) -> Option<f64> {
+    if tally.spans == 0 {
+        return None;
+    }
     let _ = provider.force_flush();
     let wall = window.at.elapsed();
     let ended = delivery.ended() - window.ended;
@@ -133,7 +137,7 @@ fn report(
         receiver_cpu.as_secs_f64(),
         per_span(receiver_cpu),
     );
-    rate
+    Some(rate)
 }
 
 fn us(d: Duration) -> f64 {
@@ -299,6 +303,9 @@ fn pipeline(c: &mut Criterion, setup: &Setup, telemetry: &Telemetry, receiver: &
     }
     group.finish();
     for (threads, guest, native) in rates {
+        let (Some(guest), Some(native)) = (guest, native) else {
+            continue;
+        };
         println!(
             "pipeline ratio, {threads} threads: guest {guest:.0} / native {native:.0} spans/s = {:.3} (native is {:.1}x)",
             guest / native,
