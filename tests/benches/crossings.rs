@@ -25,10 +25,17 @@ mod common;
 
 use common::{Allocation, BenchState, Guest, Pipeline};
 use criterion::{BenchmarkId, Criterion};
-use opentelemetry::trace::{SpanBuilder, SpanKind, TraceContextExt, Tracer, TracerProvider as _};
-use opentelemetry::{Context, KeyValue};
-use opentelemetry_sdk::trace::SdkTracer;
-use std::time::Instant;
+use opentelemetry::trace::{
+    SpanBuilder, SpanContext, SpanKind, Status, TraceContextExt, TraceFlags, Tracer,
+    TracerProvider as _,
+};
+use opentelemetry::{Context, InstrumentationScope, Key, KeyValue};
+use opentelemetry_sdk::trace::{
+    BatchSpanProcessor, IdGenerator, RandomIdGenerator, Sampler, SamplingDecision, SdkTracer,
+    ShouldSample, SpanData, SpanEvents, SpanLinks, SpanProcessor,
+};
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
 use wasmtime::Store;
 use wasmtrace::{Plugin, Runtime, RuntimeConfig, WasmtraceCtx};
 
@@ -125,38 +132,120 @@ fn crossings(c: &mut Criterion, pipeline: &Pipeline) {
     let identity = &bench.1;
     let plugin_tracer = identity.tracer(provider);
     let identity_attributes = identity.span_attributes("00f067aa0ba902b7");
+    let keys = [BENCH_KEYS[0], BENCH_KEYS[1]].map(|k| Key::from(Arc::<str>::from(k)));
     group.bench_function("host_work_native", |b| {
         b.iter_custom(|iters| {
             pipeline.produced(iters);
             let start = Instant::now();
             for _ in 0..iters {
-                host_work(&plugin_tracer, &identity_attributes, &sampled_parent);
+                host_work(&plugin_tracer, &keys, &identity_attributes, &sampled_parent);
             }
             start.elapsed()
         })
     });
     pipeline.report("crossings/host_work_native");
+    let direct = Direct {
+        processor: &pipeline.processor,
+        sampler: Sampler::ParentBased(Box::new(Sampler::AlwaysOn)),
+        ids: RandomIdGenerator::default(),
+        scope: InstrumentationScope::builder("bench").build(),
+    };
+    group.bench_function("span_data_direct", |b| {
+        b.iter_custom(|iters| {
+            pipeline.produced(iters);
+            let start = Instant::now();
+            for _ in 0..iters {
+                direct.span(&keys, &identity_attributes, &sampled_parent);
+            }
+            start.elapsed()
+        })
+    });
+    pipeline.report("crossings/span_data_direct");
     group.finish();
+}
+
+/// The guest span's attribute keys, as `tests/guests/bench` sets them.
+const BENCH_KEYS: [&str; 2] = ["http.route", "http.response.status_code"];
+
+/// The floor of a host that records guest spans without the SDK's per-span
+/// machinery (BENCHMARKS.md, "What would reach the other targets"): the
+/// sampler's decision, a span id, two timestamps, the attributes with
+/// shared keys plus the identity attributes, then the finished `SpanData`
+/// handed to the pipeline's batch processor. No `Context`, no SDK span.
+struct Direct<'a> {
+    processor: &'a BatchSpanProcessor,
+    sampler: Sampler,
+    ids: RandomIdGenerator,
+    scope: InstrumentationScope,
+}
+
+impl Direct<'_> {
+    fn span(&self, keys: &[Key; 2], identity: &[KeyValue], parent: &Context) {
+        // What lifting hands the host: owned strings.
+        let name = String::from("bench");
+        drop(std::hint::black_box([
+            String::from(BENCH_KEYS[0]),
+            String::from(BENCH_KEYS[1]),
+        ]));
+        let mut attributes = Vec::with_capacity(2 + identity.len());
+        attributes.push(KeyValue::new(keys[0].clone(), String::from("/users/{id}")));
+        attributes.push(KeyValue::new(keys[1].clone(), 200_i64));
+        attributes.extend_from_slice(identity);
+        let parent_span = parent.span();
+        let parent_cx = parent_span.span_context();
+        let decision = self.sampler.should_sample(
+            Some(parent),
+            parent_cx.trace_id(),
+            &name,
+            &SpanKind::Internal,
+            &attributes,
+            &[],
+        );
+        if decision.decision != SamplingDecision::RecordAndSample {
+            return;
+        }
+        let span_context = SpanContext::new(
+            parent_cx.trace_id(),
+            self.ids.new_span_id(),
+            TraceFlags::SAMPLED,
+            false,
+            decision.trace_state,
+        );
+        let start_time = SystemTime::now();
+        self.processor.on_end(SpanData {
+            span_context,
+            parent_span_id: parent_cx.span_id(),
+            parent_span_is_remote: parent_cx.is_remote(),
+            span_kind: SpanKind::Internal,
+            name: name.into(),
+            start_time,
+            end_time: SystemTime::now(),
+            attributes,
+            dropped_attributes_count: 0,
+            events: SpanEvents::default(),
+            links: SpanLinks::default(),
+            status: Status::Unset,
+            instrumentation_scope: self.scope.clone(),
+        });
+    }
 }
 
 /// What the host does for one guest span (`WasmtraceCtx::start_span` and
 /// `end_span`), done natively with no wasm: owned name and keys as lifted
-/// from the guest, the two identity attributes appended, the span put in a
-/// context of its own (so children and `attach` can use it), then ended.
+/// from the guest (the keys then found in the store's shared set), the
+/// attributes sized once with the two identity attributes, the span put in
+/// a context of its own (so children and `attach` can use it), then ended.
 /// `guest_span` minus this is the crossing itself (calls, lifting, guest
 /// allocation, resource handles).
-fn host_work(tracer: &SdkTracer, identity: &[KeyValue], parent: &Context) {
-    let mut attributes = vec![
-        KeyValue::new(
-            std::hint::black_box(String::from("http.route")),
-            String::from("/users/{id}"),
-        ),
-        KeyValue::new(
-            std::hint::black_box(String::from("http.response.status_code")),
-            200_i64,
-        ),
-    ];
-    attributes.extend(identity.iter().cloned());
+fn host_work(tracer: &SdkTracer, keys: &[Key; 2], identity: &[KeyValue], parent: &Context) {
+    drop(std::hint::black_box([
+        String::from(BENCH_KEYS[0]),
+        String::from(BENCH_KEYS[1]),
+    ]));
+    let mut attributes = Vec::with_capacity(2 + identity.len());
+    attributes.push(KeyValue::new(keys[0].clone(), String::from("/users/{id}")));
+    attributes.push(KeyValue::new(keys[1].clone(), 200_i64));
+    attributes.extend_from_slice(identity);
     let builder = SpanBuilder::from_name(String::from("bench"))
         .with_kind(SpanKind::Internal)
         .with_attributes(attributes)

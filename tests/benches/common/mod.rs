@@ -15,7 +15,7 @@ use opentelemetry::Context;
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{
-    BatchSpanProcessor, Sampler, SdkTracerProvider, SpanData, SpanExporter,
+    BatchSpanProcessor, Sampler, SdkTracerProvider, Span, SpanData, SpanExporter, SpanProcessor,
 };
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -56,12 +56,40 @@ impl SpanExporter for DiscardExporter {
     }
 }
 
+/// The pipeline's batch processor, registered with the provider and also
+/// reachable directly, so that `crossings/span_data_direct` can hand it
+/// finished spans without a tracer, as a host recording guest spans without
+/// the SDK's per-span machinery would. (`set_resource` is not forwarded:
+/// the discarding exporter has no use for the resource.)
+#[derive(Debug)]
+struct SharedProcessor(Arc<BatchSpanProcessor>);
+
+impl SpanProcessor for SharedProcessor {
+    fn on_start(&self, span: &mut Span, cx: &Context) {
+        self.0.on_start(span, cx);
+    }
+
+    fn on_end(&self, span: SpanData) {
+        self.0.on_end(span);
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.0.force_flush()
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.0.shutdown_with_timeout(timeout)
+    }
+}
+
 /// A tracer provider with the SDK's default `BatchSpanProcessor` over a
 /// [`DiscardExporter`], and counters of produced and exported spans.
 #[derive(Debug)]
 pub struct Pipeline {
     /// The provider guest and native spans are recorded with.
     pub provider: SdkTracerProvider,
+    /// The provider's batch processor.
+    pub processor: Arc<BatchSpanProcessor>,
     exported: Arc<AtomicU64>,
     produced: AtomicU64,
     reported_exported: AtomicU64,
@@ -84,12 +112,14 @@ impl Pipeline {
     fn with_sampler(sampler: Sampler) -> Self {
         let exporter = DiscardExporter::default();
         let exported = exporter.exported.clone();
+        let processor = Arc::new(BatchSpanProcessor::builder(exporter).build());
         let provider = SdkTracerProvider::builder()
             .with_sampler(sampler)
-            .with_span_processor(BatchSpanProcessor::builder(exporter).build())
+            .with_span_processor(SharedProcessor(processor.clone()))
             .build();
         Self {
             provider,
+            processor,
             exported,
             produced: AtomicU64::new(0),
             reported_exported: AtomicU64::new(0),
