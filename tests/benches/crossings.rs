@@ -183,14 +183,7 @@ impl Direct<'_> {
     fn span(&self, keys: &[Key; 2], identity: &[KeyValue], parent: &Context) {
         // What lifting hands the host: owned strings.
         let name = String::from("bench");
-        drop(std::hint::black_box([
-            String::from(BENCH_KEYS[0]),
-            String::from(BENCH_KEYS[1]),
-        ]));
-        let mut attributes = Vec::with_capacity(2 + identity.len());
-        attributes.push(KeyValue::new(keys[0].clone(), String::from("/users/{id}")));
-        attributes.push(KeyValue::new(keys[1].clone(), 200_i64));
-        attributes.extend_from_slice(identity);
+        let attributes = lifted_attributes(keys, identity);
         let parent_span = parent.span();
         let parent_cx = parent_span.span_context();
         let decision = self.sampler.should_sample(
@@ -230,14 +223,10 @@ impl Direct<'_> {
     }
 }
 
-/// What the host does for one guest span (`WasmtraceCtx::start_span` and
-/// `end_span`), done natively with no wasm: owned name and keys as lifted
-/// from the guest (the keys then found in the store's shared set), the
-/// attributes sized once with the two identity attributes, the span put in
-/// a context of its own (so children and `attach` can use it), then ended.
-/// `guest_span` minus this is the crossing itself (calls, lifting, guest
-/// allocation, resource handles).
-fn host_work(tracer: &SdkTracer, keys: &[Key; 2], identity: &[KeyValue], parent: &Context) {
+/// The bench span's attributes as the host builds them from what lifting
+/// hands it (owned key and value strings): keys found in the store's shared
+/// set, one `Vec` sized for the identity attributes too.
+fn lifted_attributes(keys: &[Key; 2], identity: &[KeyValue]) -> Vec<KeyValue> {
     drop(std::hint::black_box([
         String::from(BENCH_KEYS[0]),
         String::from(BENCH_KEYS[1]),
@@ -246,6 +235,18 @@ fn host_work(tracer: &SdkTracer, keys: &[Key; 2], identity: &[KeyValue], parent:
     attributes.push(KeyValue::new(keys[0].clone(), String::from("/users/{id}")));
     attributes.push(KeyValue::new(keys[1].clone(), 200_i64));
     attributes.extend_from_slice(identity);
+    attributes
+}
+
+/// What the host does for one guest span (`WasmtraceCtx::start_span` and
+/// `end_span`), done natively with no wasm: owned name and keys as lifted
+/// from the guest (the keys then found in the store's shared set), the
+/// attributes sized once with the two identity attributes, the span put in
+/// a context of its own (so children and `attach` can use it), then ended.
+/// `guest_span` minus this is the crossing itself (calls, lifting, guest
+/// allocation, resource handles).
+fn host_work(tracer: &SdkTracer, keys: &[Key; 2], identity: &[KeyValue], parent: &Context) {
+    let attributes = lifted_attributes(keys, identity);
     let builder = SpanBuilder::from_name(String::from("bench"))
         .with_kind(SpanKind::Internal)
         .with_attributes(attributes)
