@@ -30,7 +30,7 @@ use std::fmt::{self, Display};
 
 use crate::propagation::Context;
 use crate::sampling::{self, Known};
-use crate::value::{KeyValue, StrArrays, Value, with_wit};
+use crate::value::{KeyValue, StrArrays, Value, with_wit, with_wit_slice};
 use crate::wit::wasmtrace::tracing::tracing as wit_tracing;
 use crate::wit::wasmtrace::tracing::types as wit_types;
 
@@ -853,7 +853,6 @@ fn start_span(
     };
     // Everything is lowered borrowing the SDK's own strings: the links'
     // attribute lists first, since the links borrow them.
-    let links: Vec<Link> = links;
     let link_arrays: Vec<StrArrays<'_>> =
         links.iter().map(|l| StrArrays::of(&l.attributes)).collect();
     let link_attributes: Vec<Vec<wit_types::KeyValue<'_>>> = links
@@ -923,7 +922,7 @@ impl SpanGuard {
     /// ```
     pub fn set_attribute(&self, key: impl Into<Cow<'static, str>>, value: impl Into<Value>) {
         if let Some(inner) = &self.inner {
-            with_wit([KeyValue::new(key, value)], |attributes| {
+            with_wit_slice(&[KeyValue::new(key, value)], |attributes| {
                 inner.set_attributes(attributes);
             });
         }

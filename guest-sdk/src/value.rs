@@ -352,9 +352,17 @@ pub(crate) fn with_wit<R>(
     attributes: impl IntoIterator<Item = KeyValue>,
     f: impl FnOnce(&[wit::KeyValue<'_>]) -> R,
 ) -> R {
-    let attributes: Vec<KeyValue> = attributes.into_iter().collect();
-    let arrays = StrArrays::of(&attributes);
-    f(&arrays.lower(&attributes))
+    with_wit_slice(&attributes.into_iter().collect::<Vec<_>>(), f)
+}
+
+/// [`with_wit`] for attributes already in a slice.
+#[inline]
+pub(crate) fn with_wit_slice<R>(
+    attributes: &[KeyValue],
+    f: impl FnOnce(&[wit::KeyValue<'_>]) -> R,
+) -> R {
+    let arrays = StrArrays::of(attributes);
+    f(&arrays.lower(attributes))
 }
 
 #[cfg(test)]

@@ -146,6 +146,8 @@ fn assert_quickstart_trace(spans: &[ReceivedSpan], parent: Option<&str>) {
     for span in tree.spans().iter().filter(|s| s.scope.name == "quickstart") {
         assert_eq!(span.trace_id, trace_id);
         assert_eq!(span.scope.version, "0.1.0");
+        // The scope is name and version only; the hash is a span attribute.
+        assert!(span.scope.attributes.is_empty(), "{:?}", span.scope);
         let sha = span
             .attr("wasmtrace.component.sha256")
             .and_then(AttrValue::as_str);
