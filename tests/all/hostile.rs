@@ -323,3 +323,373 @@ fn hostile_memory_grow_stops_at_the_limit() {
     );
     assert_eq!(guest_spans(&out).len(), 3);
 }
+
+// ---------------------------------------------------------------------------
+// The attacks of issue 11, each through the release binary's code paths
+// (the CLI, default limits) or a runtime with shared budgets.
+
+/// What a `wasmtrace` child process did: its output and its peak resident
+/// memory (the kernel's `ru_maxrss` of that child alone).
+struct Measured {
+    status: std::process::ExitStatus,
+    stdout: String,
+    stderr: String,
+    peak_rss: u64,
+}
+
+/// Runs `cmd` to completion, reading its output, and measures its peak RSS
+/// with `wait4` (so concurrent tests' children do not mix in).
+fn run_measured(mut cmd: std::process::Command) -> Measured {
+    use std::io::Read as _;
+    use std::os::unix::process::ExitStatusExt as _;
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting wasmtrace");
+    let read = |mut pipe: Box<dyn std::io::Read + Send>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = pipe.read_to_end(&mut bytes);
+            String::from_utf8_lossy(&bytes).into_owned()
+        })
+    };
+    let out = read(Box::new(child.stdout.take().unwrap()));
+    let err = read(Box::new(child.stderr.take().unwrap()));
+    let mut status = 0;
+    // SAFETY: an all-zero `rusage` is valid; `wait4` fills it in.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: waits for our own child, whose pid we hold; `status` and
+    // `usage` are valid for writes. The `Child` is never waited on again.
+    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    assert_eq!(pid, child.id() as i32, "wait4 failed");
+    Measured {
+        status: std::process::ExitStatus::from_raw(status),
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
+        peak_rss: usage.ru_maxrss as u64 * 1024,
+    }
+}
+
+/// A scratch file path unique to this test process and `name`.
+fn scratch(name: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("wasmtrace-hostile-{}-{name}", std::process::id()))
+}
+
+/// The spans of an `--export-json` file.
+fn spans_in_json_file(path: &std::path::Path) -> Vec<ReceivedSpan> {
+    use wasmtrace_test_support::opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    text.lines()
+        .flat_map(|line| {
+            let request: ExportTraceServiceRequest =
+                serde_json::from_str(line).expect("a line of OTLP/JSON");
+            ReceivedSpan::flatten(&request, wasmtrace_test_support::Transport::HttpJson)
+        })
+        .collect()
+}
+
+/// `wasmtrace run hostile.wasm --input MODE` on the embedded default
+/// (console tree) with `--export-json FILE`, measured.
+fn run_cli(mode: &str, extra: &[&str], file: &std::path::Path) -> Measured {
+    let mut args = vec![
+        "run",
+        HOSTILE,
+        "--input",
+        mode,
+        "--export-json",
+        file.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    run_measured(crate::cli::wasmtrace_command(&args, &[]))
+}
+
+/// The deepest chain of parents among `spans` (iteratively: no recursion).
+fn max_depth(spans: &[ReceivedSpan]) -> usize {
+    let parent: std::collections::HashMap<&str, Option<&str>> = spans
+        .iter()
+        .map(|s| (s.span_id.as_str(), s.parent_span_id.as_deref()))
+        .collect();
+    spans
+        .iter()
+        .map(|s| {
+            let mut depth = 0;
+            let mut cur = s.parent_span_id.as_deref();
+            while let Some(id) = cur {
+                depth += 1;
+                cur = parent.get(id).copied().flatten();
+            }
+            depth
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+/// Every span's parent is in the same set, except the one root.
+fn assert_no_orphans(spans: &[ReceivedSpan]) {
+    let ids: std::collections::HashSet<&str> = spans.iter().map(|s| s.span_id.as_str()).collect();
+    let orphans: Vec<&str> = spans
+        .iter()
+        .filter(|s| {
+            s.parent_span_id
+                .as_deref()
+                .is_some_and(|p| !ids.contains(p))
+        })
+        .map(|s| s.name.as_str())
+        .collect();
+    assert!(
+        orphans.is_empty(),
+        "{} of {} spans have no parent in the export, e.g. {:?}",
+        orphans.len(),
+        spans.len(),
+        &orphans[..orphans.len().min(5)]
+    );
+}
+
+/// Finding 1: a 7,000-span chain through explicit parents must neither
+/// crash the host (the console renders without recursion) nor escape
+/// `max_depth`.
+#[test]
+fn hostile_explicit_parent_chain_is_bounded_by_the_depth_limit() {
+    let file = scratch("explicit-chain.json");
+    let out = run_cli("explicit-chain", &[], &file);
+    assert!(out.status.success(), "{:?}\n{}", out.status, out.stderr);
+    let spans = spans_in_json_file(&file);
+    assert!(
+        max_depth(&spans) <= Limits::default().max_depth as usize + 1,
+        "chain {} deep",
+        max_depth(&spans)
+    );
+    assert_no_orphans(&spans);
+}
+
+/// Finding 1: nine nested self-calls of 2,000-span chains.
+#[test]
+fn hostile_self_call_chains_are_bounded_by_the_depth_limit() {
+    let file = scratch("self-call-chain.json");
+    let out = run_cli("self-call-chain", &[], &file);
+    assert!(out.status.success(), "{:?}\n{}", out.status, out.stderr);
+    let spans = spans_in_json_file(&file);
+    assert!(
+        max_depth(&spans) <= Limits::default().max_depth as usize + 1,
+        "chain {} deep",
+        max_depth(&spans)
+    );
+}
+
+/// The bound `BENCHMARKS.md` documents for one invocation's host memory at
+/// default limits, plus the CLI's own footprint; see `max_recorded_bytes`.
+const PEAK_RSS_BOUND: u64 = 256 << 20;
+
+fn assert_memory_bounded(mode: &str) -> Measured {
+    let file = scratch(&format!("{mode}.json"));
+    let out = run_cli(mode, &[], &file);
+    let _ = std::fs::remove_file(&file);
+    assert!(
+        out.peak_rss <= PEAK_RSS_BOUND,
+        "{mode}: peak RSS {} MiB > {} MiB\n{}",
+        out.peak_rss >> 20,
+        PEAK_RSS_BOUND >> 20,
+        &out.stderr[out.stderr.len().saturating_sub(2000)..]
+    );
+    out
+}
+
+/// Finding 2: 8 spans x 128 events x 128 attributes x 4 KiB values.
+#[test]
+fn hostile_event_flood_memory_is_bounded() {
+    let out = assert_memory_bounded("event-flood");
+    assert!(out.status.success(), "{}", out.stderr);
+}
+
+/// Finding 2: 8 spans x 128 links x 128 attributes x 4 KiB values.
+#[test]
+fn hostile_link_flood_memory_is_bounded() {
+    let out = assert_memory_bounded("link-flood");
+    assert!(out.status.success(), "{}", out.stderr);
+}
+
+/// Finding 2: a 30,000-element string array of one shared 4 KiB, on 8 spans.
+#[test]
+fn hostile_array_flood_memory_is_bounded() {
+    let out = assert_memory_bounded("array-flood");
+    assert!(out.status.success(), "{}", out.stderr);
+}
+
+/// Finding 2: 8 MiB names and status message, truncated and released.
+#[test]
+fn hostile_name_flood_memory_is_bounded() {
+    let out = assert_memory_bounded("name-flood");
+    assert!(out.status.success(), "{}", out.stderr);
+}
+
+/// Finding 2: a 100 MiB handler error is truncated on the invocation span
+/// and on stderr.
+#[test]
+fn hostile_huge_handler_error_is_truncated() {
+    let file = scratch("huge-error.json");
+    let out = run_cli("huge-error", &[], &file);
+    assert_eq!(out.status.code(), Some(1), "{:?}", out.status);
+    assert!(
+        out.peak_rss <= PEAK_RSS_BOUND,
+        "peak RSS {} MiB",
+        out.peak_rss >> 20
+    );
+    assert!(
+        out.stderr.len() < 64 << 10,
+        "stderr of {} bytes",
+        out.stderr.len()
+    );
+    let spans = spans_in_json_file(&file);
+    let invoke = spans.iter().find(|s| s.name == "invoke hostile").unwrap();
+    assert_eq!(invoke.status_code, StatusCode::Error);
+    assert!(
+        invoke.status_message.len() <= 4096 + 64,
+        "status message of {} bytes",
+        invoke.status_message.len()
+    );
+}
+
+/// A runtime whose `hostile` plugin can call itself.
+fn self_calling(
+    config: RuntimeConfig,
+    limits: Limits,
+) -> (OtlpReceiver, SdkTracerProvider, Runtime, wasmtrace::Plugin) {
+    let rx = OtlpReceiver::start().unwrap();
+    let provider = batch_provider(&rx);
+    let runtime = Runtime::new(&provider, config).unwrap();
+    let mut hostile = runtime.load_file(HOSTILE.as_ref()).unwrap();
+    hostile.set_limits(limits);
+    runtime.register(&hostile);
+    (rx, provider, runtime, hostile)
+}
+
+/// Finding 3: 100 self-calls of 10,000 spans each share one span budget.
+#[test]
+fn hostile_call_fanout_shares_the_span_budget() {
+    let limits = Limits {
+        max_spans: 500,
+        ..Limits::default()
+    };
+    let (rx, provider, runtime, hostile) = self_calling(RuntimeConfig::default(), limits);
+    let result = runtime.invoke(&hostile, "call-fanout", &Context::new());
+    assert!(result.is_ok(), "{result:?}");
+    provider.shutdown().unwrap();
+    let guest = rx
+        .spans()
+        .into_iter()
+        .filter(|s| s.scope.name == "hostile")
+        .count();
+    assert!(
+        guest <= 500,
+        "{guest} guest spans recorded under a budget of 500"
+    );
+    assert!(hostile.stats().spans_dropped() >= 100 * 10_000 - 500);
+}
+
+/// Finding 3: a chain of self-calls burning 900 ms each stops at the
+/// top-level deadline, and that is the caller's failure too.
+#[test]
+fn hostile_call_chain_shares_the_deadline() {
+    let config = RuntimeConfig {
+        deadline: Some(Duration::from_millis(1000)),
+        ..RuntimeConfig::default()
+    };
+    let (_rx, provider, runtime, hostile) = self_calling(config, Limits::default());
+    let started = std::time::Instant::now();
+    let result = runtime.invoke(&hostile, "call-chain-burn 0", &Context::new());
+    let took = started.elapsed();
+    provider.shutdown().unwrap();
+    assert!(
+        matches!(result, Err(InvocationError::Crashed(ref f)) if f.kind == "wasm.deadline_exceeded"),
+        "{result:?}"
+    );
+    assert!(
+        took < Duration::from_millis(2500),
+        "ran {took:?} under a 1 s deadline"
+    );
+}
+
+/// Finding 3: callees that exhaust the fuel exhaust the caller's too.
+#[test]
+fn hostile_call_fuel_is_shared() {
+    let config = RuntimeConfig {
+        fuel: Some(50_000_000),
+        ..RuntimeConfig::default()
+    };
+    let (_rx, provider, runtime, hostile) = self_calling(config, Limits::default());
+    let result = runtime.invoke(&hostile, "call-fuel", &Context::new());
+    provider.shutdown().unwrap();
+    assert!(
+        matches!(result, Err(InvocationError::Crashed(ref f)) if f.kind == "wasm.out_of_fuel"),
+        "{result:?}"
+    );
+}
+
+/// Finding 4: 10,000 spans (the default `max_spans`) all reach the
+/// in-process sinks, the invocation span among them, with no orphans.
+#[test]
+fn hostile_span_flood_reaches_the_local_sinks_whole() {
+    let file = scratch("span-flood.json");
+    let out = run_cli("span-flood", &[], &file);
+    assert!(out.status.success(), "{}", out.stderr);
+    let spans = spans_in_json_file(&file);
+    assert_eq!(
+        spans.len(),
+        10_001,
+        "10,000 guest spans and the invocation span"
+    );
+    assert!(spans.iter().any(|s| s.name == "invoke hostile"));
+    assert_no_orphans(&spans);
+    assert!(
+        !out.stderr.contains("continues parent span"),
+        "the console tree is whole"
+    );
+    assert!(
+        out.stderr.contains("10000 ended, 0 dropped"),
+        "{}",
+        &out.stderr[out.stderr.len().saturating_sub(500)..]
+    );
+}
+
+/// Finding 5: a closed stdout (`| head`) is not a panic.
+#[test]
+fn hostile_closed_stdout_is_not_a_panic() {
+    use std::process::Stdio;
+    let mut child = crate::cli::wasmtrace_command(&["run", QUICKSTART], &[])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // the reader went away
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(101), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+/// Finding 5: status follows OpenTelemetry's rules: `ok` is final, `unset`
+/// never overrides, and a later error replaces an earlier one.
+#[test]
+fn hostile_status_follows_otel_rules() {
+    let out = run_hostile(HOSTILE, "status-order", RuntimeConfig::default());
+    assert_eq!(out.result.as_ref().unwrap(), "survived");
+    let tree = SpanTree::new(&out.spans);
+    let status = |name: &str| {
+        let span = tree.find(name).unwrap();
+        (span.status_code, span.status_message.clone())
+    };
+    assert_eq!(status("error-then-ok"), (StatusCode::Ok, String::new()));
+    assert_eq!(status("ok-then-error"), (StatusCode::Ok, String::new()));
+    assert_eq!(
+        status("error-then-error"),
+        (StatusCode::Error, "a".to_owned())
+    );
+    assert_eq!(
+        status("error-then-unset"),
+        (StatusCode::Error, "b".to_owned())
+    );
+}
