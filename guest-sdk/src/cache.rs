@@ -5,7 +5,7 @@
 //! `cache.put` or `cache.delete` span under the current span, so a plugin
 //! gets the guide's cache trace without writing any span code:
 //!
-//! ```no_run
+//! ```ignore
 //! use wasmtrace_sdk::{cache, with_span, attrs};
 //!
 //! fn user_name(id: u32) -> String {
@@ -22,12 +22,13 @@
 //! }
 //! ```
 
-use crate::wit::wasmtrace::tracing::cache as wit;
+use crate::current;
+use crate::wit::wasmtrace::plugin::cache as wit;
 use std::time::Duration;
 
 /// The value stored under `key`, if any and not expired.
 pub fn get(key: &str) -> Option<Vec<u8>> {
-    wit::get(key)
+    wit::get(current::handle(), key)
 }
 
 /// The value under `key` as UTF-8 text; a value that is not UTF-8 is a miss.
@@ -37,16 +38,17 @@ pub fn get_string(key: &str) -> Option<String> {
 
 /// Stores `value` under `key`, replacing any previous value.
 pub fn put(key: &str, value: &[u8]) {
-    wit::put(key, value, None);
+    wit::put(current::handle(), key, value, None);
 }
 
-/// Stores `value` under `key` until `ttl` has passed.
+/// Stores `value` under `key` until `ttl` has passed (at most about 49
+/// days: longer is that).
 pub fn put_with_ttl(key: &str, value: &[u8], ttl: Duration) {
-    let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
-    wit::put(key, value, Some(ms));
+    let ms = u32::try_from(ttl.as_millis()).unwrap_or(u32::MAX);
+    wit::put(current::handle(), key, value, Some(ms));
 }
 
 /// Removes `key`; returns whether it was present.
 pub fn delete(key: &str) -> bool {
-    wit::delete(key)
+    wit::delete(current::handle(), key)
 }

@@ -2,8 +2,8 @@
 //!
 //! A wasmtrace plugin is a WebAssembly component (`wasm32-wasip2`) whose
 //! spans, events and attributes are recorded by the host and exported as
-//! OpenTelemetry traces. This crate wraps the `wasmtrace:tracing` WIT
-//! interfaces in an idiomatic Rust API:
+//! OpenTelemetry traces. This crate wraps the `wasmtrace:telemetry` and
+//! `wasmtrace:plugin` WIT packages in an idiomatic Rust API:
 //!
 //! * [`plugin!`] turns a function into the plugin's entry point and embeds
 //!   the plugin's identity (`name@version`) in the component;
@@ -22,7 +22,7 @@
 //!
 //! # Example
 //!
-//! ```no_run
+//! ```ignore
 //! use wasmtrace_sdk::{add_attributes, attrs, record_event, try_with_span, with_span};
 //!
 //! fn handle(input: String) -> Result<String, String> {
@@ -57,9 +57,9 @@
 extern crate self as wasmtrace_sdk;
 
 pub mod cache;
+mod current;
 pub mod plugins;
 pub mod propagation;
-mod sampling;
 pub mod span;
 pub mod value;
 
@@ -85,19 +85,19 @@ pub use value::{KeyValue, Value};
 /// ```
 pub use wit_bindgen;
 
-/// Raw bindings generated from `wit/tracing.wit` (world
-/// `wasmtrace:tracing/plugin`). Not part of the SDK's stable API: use the
-/// wrappers at the crate root instead.
+/// Raw bindings generated from `wit/` (world `wasmtrace:plugin/plugin`). Not
+/// part of the SDK's stable API: use the wrappers at the crate root instead.
 #[doc(hidden)]
 #[allow(missing_docs, clippy::all, clippy::pedantic)]
 pub mod wit {
     wit_bindgen::generate!({
         path: "../wit",
-        world: "wasmtrace:tracing/plugin",
+        world: "wasmtrace:plugin/plugin",
         pub_export_macro: true,
         default_bindings_module: "::wasmtrace_sdk::wit",
         runtime_path: "::wasmtrace_sdk::wit_bindgen::rt",
         ownership: Borrowing { duplicate_if_necessary: true },
+        generate_all,
     });
 }
 
@@ -217,7 +217,7 @@ macro_rules! __attrs {
 ///
 /// # Example
 ///
-/// ```no_run
+/// ```ignore
 /// fn handle(input: String) -> Result<String, std::num::ParseIntError> {
 ///     let n: i64 = input.trim().parse()?;
 ///     Ok((n * 2).to_string())
@@ -231,12 +231,12 @@ macro_rules! plugin {
         const _: () = {
             struct __WasmtracePlugin;
 
-            impl $crate::wit::exports::wasmtrace::tracing::handler::Guest for __WasmtracePlugin {
+            impl $crate::wit::exports::wasmtrace::plugin::handler::Guest for __WasmtracePlugin {
                 fn handle(
                     input: $crate::__private::String,
                 ) -> ::core::result::Result<$crate::__private::String, $crate::__private::String>
                 {
-                    $crate::__private::reset_sampling();
+                    $crate::__private::reset_current();
                     $crate::IntoHandlerResult::into_handler_result(($handler)(input))
                 }
             }
@@ -260,7 +260,7 @@ macro_rules! plugin {
 /// Support for the macros; not public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::sampling::reset as reset_sampling;
+    pub use crate::current::reset as reset_current;
     pub use crate::value::LiteralValue;
     pub use std::string::String;
     pub use std::vec;

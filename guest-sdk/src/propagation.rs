@@ -10,7 +10,7 @@
 //! with [`baggage`] and [`baggage_item`], and added for the duration of a
 //! closure with [`with_baggage`]: the headers built inside it carry it.
 //!
-//! ```no_run
+//! ```ignore
 //! use wasmtrace_sdk::{attrs, propagation, with_span, PropagatedContext};
 //!
 //! // Client side: headers for an outgoing request.
@@ -25,17 +25,16 @@
 
 use std::collections::HashMap;
 
-use crate::sampling::{self, Known};
+use crate::current::{self, EMPTY, INVOCATION, Known, REFUSED};
 use crate::span::SpanContext;
-use crate::wit::wasmtrace::tracing::propagation as wit;
+use crate::wit::wasmtrace::telemetry::propagation as wit;
 
 /// A trace context held by the host: a span (local or remote) plus baggage.
-/// Plugins never see its internals; they pass it back to the host, e.g. as
-/// a span's [parent](crate::SpanBuilder::parent).
+/// Plugins pass it back to the host, e.g. as a span's
+/// [parent](crate::SpanBuilder::parent). Contexts made by [`extract`] and
+/// [`with_baggage`] are released when dropped.
 ///
-/// # Example
-///
-/// ```no_run
+/// ```ignore
 /// use wasmtrace_sdk::{Context, PropagatedContext, Span};
 ///
 /// let headers: PropagatedContext =
@@ -46,179 +45,113 @@ use crate::wit::wasmtrace::tracing::propagation as wit;
 /// assert_eq!(remote.span_context().trace_id(), "4bf92f3577b34da6a3ce929d0e0e4736");
 /// let _span = Span::builder("consume").parent(&remote).start();
 /// ```
+///
+/// [`extract`]: Context::extract
+/// [`with_baggage`]: Context::with_baggage
 #[derive(Debug)]
 pub struct Context {
-    inner: wit::Context,
+    handle: u32,
+    /// Whether dropping it releases the host's handle.
+    owned: bool,
 }
 
 impl Context {
-    /// The plugin's current context: the innermost active span or attached
-    /// context, or the invocation's context when there is none.
-    ///
-    /// # Example
-    ///
-    /// ```no_run
-    /// use wasmtrace_sdk::Context;
-    ///
-    /// let headers = Context::current().inject();
-    /// ```
+    /// The current context: the innermost active span or attached context,
+    /// else the invocation's. Makes no host call.
     #[must_use]
     pub fn current() -> Self {
-        Self {
-            inner: wit::Context::current(),
-        }
+        Self::borrowed(current::handle())
     }
 
-    /// Continues a trace from a carrier (keys are matched
-    /// case-insensitively). A malformed or missing header yields an empty
-    /// context, never an error.
-    ///
-    /// # Example
-    ///
-    /// ```no_run
-    /// use wasmtrace_sdk::{Context, PropagatedContext};
-    ///
-    /// let carrier = PropagatedContext::from(vec![(
-    ///     "TraceParent".to_owned(),
-    ///     "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_owned(),
-    /// )]);
-    /// let cx = Context::extract(&carrier);
-    /// assert!(cx.span_context().is_remote());
-    /// ```
+    /// The invocation's context: the span the host started this invocation
+    /// in (and its baggage).
     #[must_use]
-    pub fn extract(carrier: &PropagatedContext) -> Self {
-        Self {
-            inner: wit::Context::extract(&borrow_pairs(&carrier.0)),
-        }
+    pub fn invocation() -> Self {
+        Self::borrowed(INVOCATION)
     }
 
-    /// An empty context: as a span's parent it starts a new trace.
-    ///
-    /// # Example
-    ///
-    /// ```no_run
-    /// use wasmtrace_sdk::{Context, Span};
-    ///
-    /// let root = Context::empty();
-    /// assert!(!root.span_context().is_valid());
-    /// let _span = Span::builder("new_trace").parent(&root).start();
-    /// ```
+    /// A context with no span: spans started under it begin a new trace.
     #[must_use]
     pub fn empty() -> Self {
-        Self::extract(&PropagatedContext::new())
+        Self::borrowed(EMPTY)
     }
 
-    /// Writes this context into a new carrier (`traceparent`, `tracestate`,
-    /// `baggage`, as the host is configured).
-    ///
-    /// # Example
-    ///
-    /// ```no_run
-    /// use wasmtrace_sdk::Context;
-    ///
-    /// let carrier = Context::current().inject();
-    /// for (name, value) in carrier.iter() {
-    ///     println!("{name}: {value}");
-    /// }
-    /// ```
-    #[must_use]
-    pub fn inject(&self) -> PropagatedContext {
-        PropagatedContext(self.inner.inject())
-    }
-
-    /// The span context of the span in this context (all-zero when none).
-    ///
-    /// # Example
-    ///
-    /// ```no_run
-    /// use wasmtrace_sdk::Context;
-    ///
-    /// let cx = Context::current().span_context();
-    /// println!("{}", cx.trace_id());
-    /// ```
-    #[must_use]
-    pub fn span_context(&self) -> SpanContext {
-        self.inner.span_context().into()
-    }
-
-    /// Makes this context current until the returned guard is dropped:
-    /// spans started without an explicit parent become its children.
-    /// Guards may be dropped in any order.
-    ///
-    /// # Example
-    ///
-    /// ```no_run
-    /// use wasmtrace_sdk::{span, Context, PropagatedContext};
-    ///
-    /// let incoming: PropagatedContext =
-    ///     [("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")]
-    ///         .into_iter()
-    ///         .collect();
-    /// let cx = Context::extract(&incoming);
-    /// let guard = cx.attach();
-    /// let _child = span::start("work", []); // child of the remote span
-    /// drop(guard);
-    /// ```
-    pub fn attach(&self) -> ContextGuard {
-        ContextGuard {
-            _inner: self.inner.attach(),
-            entry: sampling::push(Known::Unknown),
+    pub(crate) fn borrowed(handle: u32) -> Self {
+        Self {
+            handle,
+            owned: false,
         }
     }
 
-    /// The W3C Baggage entries of this context, as (name, value) pairs in
-    /// no particular order; values are decoded (no percent-escapes).
-    ///
-    /// # Example
-    ///
-    /// ```no_run
-    /// use wasmtrace_sdk::{Context, PropagatedContext};
-    ///
-    /// let incoming: PropagatedContext = [("baggage", "tenant=acme,user=J%C3%BCrgen")]
-    ///     .into_iter()
-    ///     .collect();
-    /// let mut entries = Context::extract(&incoming).baggage();
-    /// entries.sort();
-    /// assert_eq!(entries[1], ("user".to_owned(), "Jürgen".to_owned()));
-    /// ```
-    #[must_use]
-    pub fn baggage(&self) -> Vec<(String, String)> {
-        self.inner.baggage()
+    fn owned(handle: u32) -> Self {
+        Self {
+            handle,
+            owned: handle != REFUSED && handle != EMPTY && handle != INVOCATION,
+        }
     }
 
-    /// A copy of this context with `entries` added to its baggage; a later
-    /// value for the same name replaces an earlier one. The host drops
-    /// entries whose name is not a valid W3C Baggage key (an HTTP token:
-    /// letters, digits and ``!#$%&'*+-.^_`|~``) and those past W3C's limits
-    /// (64 entries, 8192 bytes). Values may be any text; the host
-    /// percent-encodes them on the wire. [`attach`](Self::attach) the
-    /// result to make it current.
-    ///
-    /// # Example
-    ///
-    /// ```no_run
-    /// use wasmtrace_sdk::Context;
-    ///
-    /// let cx = Context::current().with_baggage([("tenant", "acme")]);
-    /// let _guard = cx.attach();
-    /// // headers built here carry `baggage: tenant=acme`
-    /// ```
+    /// Continues a trace from a carrier (incoming request headers, message
+    /// metadata). A malformed or missing header gives a context without a
+    /// span, never an error.
     #[must_use]
-    pub fn with_baggage<K: Into<String>, V: Into<String>>(
+    pub fn extract(carrier: &PropagatedContext) -> Self {
+        Self::owned(wit::extract(&borrow_pairs(&carrier.0)))
+    }
+
+    /// Writes this context into a new carrier, for an outgoing request.
+    #[must_use]
+    pub fn inject(&self) -> PropagatedContext {
+        PropagatedContext(wit::inject(self.handle))
+    }
+
+    /// The span context of the span in this context (invalid when none).
+    #[must_use]
+    pub fn span_context(&self) -> SpanContext {
+        wit::span_context_of(self.handle).into()
+    }
+
+    /// Makes this context current until the guard is dropped: spans started
+    /// meanwhile nest under it, and so do the host's outbound requests.
+    pub fn attach(&self) -> ContextGuard {
+        wit::attach(self.handle);
+        ContextGuard {
+            handle: self.handle,
+            entry: current::push(self.handle, Known::Unknown),
+        }
+    }
+
+    /// The W3C Baggage entries of this context.
+    #[must_use]
+    pub fn baggage(&self) -> Vec<(String, String)> {
+        wit::baggage(self.handle)
+    }
+
+    /// A copy of this context with `entries` added to its baggage.
+    #[must_use]
+    pub fn with_baggage<K: AsRef<str>, V: AsRef<str>>(
         &self,
         entries: impl IntoIterator<Item = (K, V)>,
     ) -> Self {
-        let entries: Vec<(String, String)> = entries
-            .into_iter()
-            .map(|(k, v)| (k.into(), v.into()))
+        let entries: Vec<(K, V)> = entries.into_iter().collect();
+        let pairs: Vec<(&str, &str)> = entries
+            .iter()
+            .map(|(k, v)| (k.as_ref(), v.as_ref()))
             .collect();
-        Self {
-            inner: self.inner.with_baggage(&borrow_pairs(&entries)),
-        }
+        Self::owned(wit::with_baggage(self.handle, &pairs))
     }
 
-    pub(crate) fn as_wit(&self) -> &wit::Context {
-        &self.inner
+    /// The host's handle (WIT `context`), for the raw bindings.
+    #[must_use]
+    pub fn handle(&self) -> u32 {
+        self.handle
+    }
+}
+
+impl Drop for Context {
+    fn drop(&mut self) {
+        if self.owned {
+            wit::release(self.handle);
+        }
     }
 }
 
@@ -231,31 +164,18 @@ fn borrow_pairs(pairs: &[(String, String)]) -> Vec<(&str, &str)> {
 }
 
 /// Keeps an attached [`Context`] current; dropping it restores the previous
-/// one.
-///
-/// # Example
-///
-/// ```no_run
-/// use wasmtrace_sdk::Context;
-///
-/// let root = Context::empty();
-/// {
-///     let _guard = root.attach();
-///     // spans started here begin a new trace
-/// }
-/// // the previous context is current again
-/// ```
+/// one (guards may be dropped in any order).
 #[derive(Debug)]
 #[must_use = "the context is detached as soon as the guard is dropped"]
 pub struct ContextGuard {
-    _inner: wit::ContextGuard,
-    /// This context's entry in the SDK's mirror of the current stack.
+    handle: u32,
     entry: u64,
 }
 
 impl Drop for ContextGuard {
     fn drop(&mut self) {
-        sampling::pop(self.entry);
+        current::pop(self.entry);
+        wit::detach(self.handle);
     }
 }
 
@@ -484,61 +404,22 @@ impl<'a> IntoIterator for &'a PropagatedContext {
 }
 
 /// The current context (the active span, or the invocation's) as a carrier,
-/// to send along with an outgoing request or message.
-///
-/// # Example
-///
-/// ```no_run
-/// use wasmtrace_sdk::{attrs, propagate_context, with_span};
-///
-/// let carrier = with_span("enqueue", attrs! {}, || propagate_context());
-/// // ... attach `carrier.as_pairs()` to the message's metadata ...
-/// # let _ = carrier;
-/// ```
+/// to send along with an outgoing request or message (the guide's
+/// `propagate_context`).
 #[must_use]
 pub fn propagate_context() -> PropagatedContext {
     Context::current().inject()
 }
 
-/// Headers for an outgoing HTTP request that continue the current trace
-/// (`traceparent`, and `tracestate`/`baggage` when present). Same as
-/// `propagate_context().into_pairs()`.
-///
-/// # Example
-///
-/// ```no_run
-/// use wasmtrace_sdk::{Span, SpanKind};
-///
-/// let _span = Span::builder("GET /inventory").kind(SpanKind::Client).start();
-/// for (name, value) in wasmtrace_sdk::trace_headers() {
-///     // request.header(name, value);
-///     # let _ = (name, value);
-/// }
-/// ```
+/// The current context as header pairs (`traceparent`, `tracestate`,
+/// `baggage`), the guide's `trace_headers`.
 #[must_use]
 pub fn trace_headers() -> Vec<(String, String)> {
     propagate_context().into_pairs()
 }
 
-/// Runs `f` with the context extracted from `carrier` attached, so that the
-/// spans started in `f` continue the carrier's trace; the previous context is
-/// restored afterwards. An empty or malformed carrier makes `f`'s spans
-/// start a new trace.
-///
-/// # Example
-///
-/// ```no_run
-/// use wasmtrace_sdk::{attrs, with_propagated_context, with_span, PropagatedContext};
-///
-/// let incoming: PropagatedContext =
-///     [("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")]
-///         .into_iter()
-///         .collect();
-/// let reply = with_propagated_context(&incoming, || {
-///     with_span("handle_rpc", attrs! { "rpc.method" => "Get" }, || "ok")
-/// });
-/// assert_eq!(reply, "ok");
-/// ```
+/// Runs `f` in the context carried by `carrier` (the guide's
+/// `with_propagated_context`): spans started inside continue that trace.
 pub fn with_propagated_context<R>(carrier: &PropagatedContext, f: impl FnOnce() -> R) -> R {
     let cx = Context::extract(carrier);
     let _guard = cx.attach();
@@ -546,35 +427,13 @@ pub fn with_propagated_context<R>(carrier: &PropagatedContext, f: impl FnOnce() 
     // `_guard` drops before `cx`: the previous context is restored first.
 }
 
-/// The baggage of the current context (the active span's, or the
-/// invocation's, which the host extracted from the caller), as (name, value)
-/// pairs in no particular order. Values are decoded.
-///
-/// # Example
-///
-/// ```no_run
-/// use wasmtrace_sdk::baggage;
-///
-/// for (name, value) in baggage() {
-///     println!("{name}={value}");
-/// }
-/// ```
+/// The current context's baggage.
 #[must_use]
 pub fn baggage() -> Vec<(String, String)> {
     Context::current().baggage()
 }
 
-/// The value of the current context's baggage entry `name` (names are
-/// case-sensitive), if any.
-///
-/// # Example
-///
-/// ```no_run
-/// use wasmtrace_sdk::{attrs, baggage_item, with_span};
-///
-/// let tenant = baggage_item("tenant").unwrap_or_else(|| "unknown".to_owned());
-/// with_span("handle", attrs! { "tenant" => tenant }, || { /* ... */ });
-/// ```
+/// One baggage entry of the current context.
 #[must_use]
 pub fn baggage_item(name: &str) -> Option<String> {
     baggage()
@@ -582,26 +441,15 @@ pub fn baggage_item(name: &str) -> Option<String> {
         .find_map(|(k, v)| (k == name).then_some(v))
 }
 
-/// Runs `f` with the current context plus `entries` in its baggage attached,
-/// so that [`propagate_context`] and [`trace_headers`] inside `f` carry them
-/// (and nested `with_baggage` calls add to them); the previous context is
-/// current again afterwards. Spans started in `f` are children of the
-/// current span as usual. A later value for the same name replaces an
-/// earlier one; invalid names and entries past W3C's limits (64 entries,
-/// 8192 bytes) are dropped by the host.
+/// Runs `f` with `entries` added to the current context's baggage: spans
+/// and trace headers made inside carry them.
 ///
-/// # Example
-///
-/// ```no_run
-/// use wasmtrace_sdk::{baggage_item, trace_headers, with_baggage};
-///
-/// let headers = with_baggage([("tenant", "acme"), ("user.tier", "gold")], || {
-///     assert_eq!(baggage_item("tenant").as_deref(), Some("acme"));
-///     trace_headers() // includes `baggage: tenant=acme,user.tier=gold`
+/// ```ignore
+/// wasmtrace_sdk::with_baggage([("tenant", "acme")], || {
+///     assert_eq!(wasmtrace_sdk::baggage_item("tenant").as_deref(), Some("acme"));
 /// });
-/// # let _ = headers;
 /// ```
-pub fn with_baggage<R, K: Into<String>, V: Into<String>>(
+pub fn with_baggage<R, K: AsRef<str>, V: AsRef<str>>(
     entries: impl IntoIterator<Item = (K, V)>,
     f: impl FnOnce() -> R,
 ) -> R {

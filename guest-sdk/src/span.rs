@@ -4,15 +4,14 @@
 //! recorded. A span is held through a [`SpanGuard`]: dropping the guard ends
 //! the span. Starting a span and ending it are the only two host calls a span
 //! costs; its initial attributes travel with the start call. In an unsampled
-//! trace a span costs no host call at all (see
-//! [`SpanGuard::is_recording`]).
+//! trace a span costs no host call at all (see [`SpanGuard::is_recording`]).
 //!
 //! By default a span is *active*: while it is open it is the plugin's current
 //! span, so spans started inside it nest under it and the free functions
 //! [`add_attributes`], [`record_event`] and [`current_span_context`] apply to
 //! it.
 //!
-//! ```no_run
+//! ```ignore
 //! use wasmtrace_sdk::{attrs, span};
 //!
 //! let parent = span::start("load_config", attrs! { "config.source" => "env" });
@@ -23,67 +22,44 @@
 //! parent.add_event("config_loaded", attrs! {});
 //! drop(parent); // `load_config` ends here
 //! ```
+//!
+//! (Examples marked `ignore` need the host: they run in the example plugins.)
 
 use std::any::type_name;
 use std::borrow::Cow;
 use std::fmt::{self, Display};
 
+use crate::current::{self, Known, REFUSED};
 use crate::propagation::Context;
-use crate::sampling::{self, Known};
 use crate::value::{KeyValue, StrArrays, Value, with_wit, with_wit_slice};
-use crate::wit::wasmtrace::tracing::tracing as wit_tracing;
-use crate::wit::wasmtrace::tracing::types as wit_types;
+use crate::wit::wasmtrace::telemetry::propagation as wit_propagation;
+use crate::wit::wasmtrace::telemetry::tracing as wit;
+use crate::wit::wasmtrace::telemetry::types::{
+    SpanContextParam, SpanContextResult as WitSpanContext, TraceFlags as WitTraceFlags,
+};
 
 /// What a span describes, as OpenTelemetry's `SpanKind`.
 ///
-/// # Example
-///
-/// ```no_run
-/// use wasmtrace_sdk::{Span, SpanKind};
-///
-/// let _span = Span::builder("GET /users").kind(SpanKind::Server).start();
+/// ```
+/// use wasmtrace_sdk::SpanKind;
+/// assert_eq!(SpanKind::default(), SpanKind::Internal);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum SpanKind {
     /// An internal operation (the default).
-    ///
-    /// ```
-    /// # use wasmtrace_sdk::SpanKind;
-    /// assert_eq!(SpanKind::default(), SpanKind::Internal);
-    /// ```
     #[default]
     Internal,
     /// The server side of a synchronous remote call.
-    ///
-    /// ```no_run
-    /// # use wasmtrace_sdk::{Span, SpanKind};
-    /// let _span = Span::builder("handle").kind(SpanKind::Server).start();
-    /// ```
     Server,
     /// The client side of a synchronous remote call.
-    ///
-    /// ```no_run
-    /// # use wasmtrace_sdk::{Span, SpanKind};
-    /// let _span = Span::builder("GET").kind(SpanKind::Client).start();
-    /// ```
     Client,
     /// The sender of an asynchronous message.
-    ///
-    /// ```no_run
-    /// # use wasmtrace_sdk::{Span, SpanKind};
-    /// let _span = Span::builder("orders publish").kind(SpanKind::Producer).start();
-    /// ```
     Producer,
     /// The receiver of an asynchronous message.
-    ///
-    /// ```no_run
-    /// # use wasmtrace_sdk::{Span, SpanKind};
-    /// let _span = Span::builder("orders process").kind(SpanKind::Consumer).start();
-    /// ```
     Consumer,
 }
 
-impl From<SpanKind> for wit_types::SpanKind {
+impl From<SpanKind> for wit::SpanKind {
     #[inline]
     fn from(kind: SpanKind) -> Self {
         match kind {
@@ -96,63 +72,37 @@ impl From<SpanKind> for wit_types::SpanKind {
     }
 }
 
-/// A span's status, as OpenTelemetry's `Status`.
+/// A span's status, as OpenTelemetry's `Status`: `Ok` is final, `Unset`
+/// changes nothing, and a later `Error` replaces an earlier one.
+/// Instrumentation usually leaves successful spans `Unset` and only reports
+/// errors.
 ///
-/// `Error` and `Ok` are final; `Unset` never overrides them. Instrumentation
-/// usually leaves successful spans `Unset` and only reports errors.
+/// ```
+/// use wasmtrace_sdk::Status;
 ///
-/// # Example
-///
-/// ```no_run
-/// use wasmtrace_sdk::{span, Status};
-///
-/// let span = span::start("charge_card", []);
-/// span.set_status(Status::error("card declined"));
+/// assert_eq!(Status::default(), Status::Unset);
+/// let err = std::io::Error::other("disk full");
+/// assert_eq!(Status::error(&err), Status::Error("disk full".to_owned()));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub enum Status {
     /// Nothing was said (the default).
-    ///
-    /// ```
-    /// # use wasmtrace_sdk::Status;
-    /// assert_eq!(Status::default(), Status::Unset);
-    /// ```
     #[default]
     Unset,
     /// The operation was explicitly marked successful.
-    ///
-    /// ```no_run
-    /// # use wasmtrace_sdk::{span, Status};
-    /// span::start("op", []).set_status(Status::Ok);
-    /// ```
     Ok,
     /// The operation failed; the string describes why.
-    ///
-    /// ```
-    /// # use wasmtrace_sdk::Status;
-    /// let status = Status::Error("timeout".to_owned());
-    /// assert_eq!(status, Status::error("timeout"));
-    /// ```
     Error(String),
 }
 
 impl Status {
     /// An `Error` status with a description.
-    ///
-    /// # Example
-    ///
-    /// ```
-    /// use wasmtrace_sdk::Status;
-    ///
-    /// let err = std::io::Error::other("disk full");
-    /// assert_eq!(Status::error(&err), Status::Error("disk full".to_owned()));
-    /// ```
     pub fn error(description: impl Display) -> Self {
         Status::Error(description.to_string())
     }
 }
 
-impl<'a> From<&'a Status> for wit_types::Status<'a> {
+impl<'a> From<&'a Status> for wit::Status<'a> {
     #[inline]
     fn from(status: &'a Status) -> Self {
         match status {
@@ -169,8 +119,6 @@ impl<'a> From<&'a Status> for wit_types::Status<'a> {
 /// Ids are lowercase hex: 32 digits for the trace id, 16 for the span id. An
 /// invalid context (no span) has all-zero ids; see [`is_valid`](Self::is_valid).
 ///
-/// # Example
-///
 /// ```
 /// use wasmtrace_sdk::SpanContext;
 ///
@@ -180,6 +128,7 @@ impl<'a> From<&'a Status> for wit_types::Status<'a> {
 /// .unwrap();
 /// assert_eq!(cx.trace_id(), "4bf92f3577b34da6a3ce929d0e0e4736");
 /// assert!(cx.is_valid() && cx.is_sampled() && cx.is_remote());
+/// assert_eq!(cx.traceparent(), "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct SpanContext {
@@ -192,26 +141,23 @@ pub struct SpanContext {
 
 impl SpanContext {
     /// The W3C `sampled` trace flag (bit 0).
-    ///
-    /// ```
-    /// # use wasmtrace_sdk::SpanContext;
-    /// let cx = SpanContext::new("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7")
-    ///     .with_trace_flags(SpanContext::SAMPLED);
-    /// assert!(cx.is_sampled());
-    /// ```
     pub const SAMPLED: u8 = 0x01;
+    /// The W3C `random` trace flag (bit 1, Trace Context Level 2): the
+    /// trace id was generated at random.
+    pub const RANDOM: u8 = 0x02;
 
     /// A span context with the given ids (lowercase hex), no trace flags, an
     /// empty trace state, and not remote.
-    ///
-    /// # Example
     ///
     /// ```
     /// use wasmtrace_sdk::SpanContext;
     ///
     /// let cx = SpanContext::new("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7");
-    /// assert!(cx.is_valid());
-    /// assert!(!cx.is_sampled());
+    /// assert!(cx.is_valid() && !cx.is_sampled() && !cx.is_remote());
+    /// assert_eq!((cx.trace_flags(), cx.trace_state()), (0, ""));
+    /// let cx = cx.with_trace_flags(SpanContext::SAMPLED).with_trace_state("k=v").with_remote(true);
+    /// assert!(cx.is_sampled() && cx.is_remote());
+    /// assert_eq!(cx.trace_state(), "k=v");
     /// ```
     pub fn new(trace_id: impl Into<String>, span_id: impl Into<String>) -> Self {
         Self {
@@ -226,12 +172,8 @@ impl SpanContext {
     /// The invalid span context: all-zero ids, as the host reports when there
     /// is no span.
     ///
-    /// # Example
-    ///
     /// ```
-    /// use wasmtrace_sdk::SpanContext;
-    ///
-    /// assert!(!SpanContext::invalid().is_valid());
+    /// assert!(!wasmtrace_sdk::SpanContext::invalid().is_valid());
     /// ```
     #[must_use]
     pub fn invalid() -> Self {
@@ -241,8 +183,6 @@ impl SpanContext {
     /// Parses a W3C `traceparent` header value
     /// (`version-traceid-spanid-flags`). The result is marked remote. Returns
     /// `None` when the value is malformed or its ids are all zero.
-    ///
-    /// # Example
     ///
     /// ```
     /// use wasmtrace_sdk::SpanContext;
@@ -278,7 +218,8 @@ impl SpanContext {
         let cx = Self {
             trace_id: trace_id.to_owned(),
             span_id: span_id.to_owned(),
-            trace_flags: u8::from_str_radix(flags, 16).ok()?,
+            // Only the bits W3C defines (sampled, random) are kept.
+            trace_flags: u8::from_str_radix(flags, 16).ok()? & (Self::SAMPLED | Self::RANDOM),
             trace_state: String::new(),
             is_remote: true,
         };
@@ -286,15 +227,6 @@ impl SpanContext {
     }
 
     /// Replaces the trace flags.
-    ///
-    /// # Example
-    ///
-    /// ```
-    /// # use wasmtrace_sdk::SpanContext;
-    /// let cx = SpanContext::new("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7")
-    ///     .with_trace_flags(0x01);
-    /// assert_eq!(cx.trace_flags(), 1);
-    /// ```
     #[must_use]
     pub fn with_trace_flags(mut self, trace_flags: u8) -> Self {
         self.trace_flags = trace_flags;
@@ -302,15 +234,6 @@ impl SpanContext {
     }
 
     /// Replaces the W3C `tracestate` value.
-    ///
-    /// # Example
-    ///
-    /// ```
-    /// # use wasmtrace_sdk::SpanContext;
-    /// let cx = SpanContext::new("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7")
-    ///     .with_trace_state("vendor=value");
-    /// assert_eq!(cx.trace_state(), "vendor=value");
-    /// ```
     #[must_use]
     pub fn with_trace_state(mut self, trace_state: impl Into<String>) -> Self {
         self.trace_state = trace_state.into();
@@ -318,15 +241,6 @@ impl SpanContext {
     }
 
     /// Marks the context as coming from another process (or not).
-    ///
-    /// # Example
-    ///
-    /// ```
-    /// # use wasmtrace_sdk::SpanContext;
-    /// let cx = SpanContext::new("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7")
-    ///     .with_remote(true);
-    /// assert!(cx.is_remote());
-    /// ```
     #[must_use]
     pub fn with_remote(mut self, is_remote: bool) -> Self {
         self.is_remote = is_remote;
@@ -334,82 +248,36 @@ impl SpanContext {
     }
 
     /// The trace id: 32 lowercase hex digits.
-    ///
-    /// # Example
-    ///
-    /// ```no_run
-    /// let cx = wasmtrace_sdk::current_span_context();
-    /// println!("trace {}", cx.trace_id());
-    /// ```
     #[must_use]
     pub fn trace_id(&self) -> &str {
         &self.trace_id
     }
 
     /// The span id: 16 lowercase hex digits.
-    ///
-    /// # Example
-    ///
-    /// ```no_run
-    /// let cx = wasmtrace_sdk::current_span_context();
-    /// println!("span {}", cx.span_id());
-    /// ```
     #[must_use]
     pub fn span_id(&self) -> &str {
         &self.span_id
     }
 
-    /// The W3C trace flags; bit 0 ([`SAMPLED`](Self::SAMPLED)) means sampled.
-    ///
-    /// # Example
-    ///
-    /// ```
-    /// # use wasmtrace_sdk::SpanContext;
-    /// let cx = SpanContext::new("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7");
-    /// assert_eq!(cx.trace_flags(), 0);
-    /// ```
+    /// The W3C trace flags: [`SAMPLED`](Self::SAMPLED), [`RANDOM`](Self::RANDOM).
     #[must_use]
     pub fn trace_flags(&self) -> u8 {
         self.trace_flags
     }
 
     /// The W3C `tracestate` value (may be empty).
-    ///
-    /// # Example
-    ///
-    /// ```
-    /// # use wasmtrace_sdk::SpanContext;
-    /// let cx = SpanContext::new("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7");
-    /// assert_eq!(cx.trace_state(), "");
-    /// ```
     #[must_use]
     pub fn trace_state(&self) -> &str {
         &self.trace_state
     }
 
     /// Whether this context came from another process.
-    ///
-    /// # Example
-    ///
-    /// ```
-    /// # use wasmtrace_sdk::SpanContext;
-    /// assert!(!SpanContext::invalid().is_remote());
-    /// ```
     #[must_use]
     pub fn is_remote(&self) -> bool {
         self.is_remote
     }
 
     /// Whether the trace is sampled (trace flags bit 0).
-    ///
-    /// # Example
-    ///
-    /// ```
-    /// # use wasmtrace_sdk::SpanContext;
-    /// let cx = SpanContext::new("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7");
-    /// assert!(!cx.is_sampled());
-    /// assert!(cx.with_trace_flags(SpanContext::SAMPLED).is_sampled());
-    /// ```
     #[must_use]
     pub fn is_sampled(&self) -> bool {
         self.trace_flags & Self::SAMPLED != 0
@@ -417,14 +285,6 @@ impl SpanContext {
 
     /// Whether this identifies a span: both ids are present and not all
     /// zero.
-    ///
-    /// # Example
-    ///
-    /// ```
-    /// # use wasmtrace_sdk::SpanContext;
-    /// assert!(!SpanContext::invalid().is_valid());
-    /// assert!(SpanContext::new("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7").is_valid());
-    /// ```
     #[must_use]
     pub fn is_valid(&self) -> bool {
         let non_zero = |id: &str| !id.is_empty() && id.bytes().any(|b| b != b'0');
@@ -433,98 +293,75 @@ impl SpanContext {
 
     /// Formats this context as a W3C `traceparent` header value (version
     /// `00`).
-    ///
-    /// # Example
-    ///
-    /// ```
-    /// # use wasmtrace_sdk::SpanContext;
-    /// let cx = SpanContext::new("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7")
-    ///     .with_trace_flags(SpanContext::SAMPLED);
-    /// assert_eq!(
-    ///     cx.traceparent(),
-    ///     "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
-    /// );
-    /// ```
     #[must_use]
     pub fn traceparent(&self) -> String {
         self.to_string()
     }
 }
 
-impl From<wit_types::SpanContextResult> for SpanContext {
+impl fmt::Display for SpanContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "00-{}-{}-{:02x}",
+            self.trace_id, self.span_id, self.trace_flags
+        )
+    }
+}
+
+impl From<WitSpanContext> for SpanContext {
     #[inline]
-    fn from(cx: wit_types::SpanContextResult) -> Self {
+    fn from(cx: WitSpanContext) -> Self {
+        let mut trace_flags = 0;
+        if cx.trace_flags.contains(WitTraceFlags::SAMPLED) {
+            trace_flags |= Self::SAMPLED;
+        }
+        if cx.trace_flags.contains(WitTraceFlags::RANDOM) {
+            trace_flags |= Self::RANDOM;
+        }
         Self {
             trace_id: cx.trace_id,
             span_id: cx.span_id,
-            trace_flags: cx.trace_flags,
+            trace_flags,
             trace_state: cx.trace_state,
             is_remote: cx.is_remote,
         }
     }
 }
 
-impl<'a> From<&'a SpanContext> for wit_types::SpanContextParam<'a> {
-    #[inline]
-    fn from(cx: &'a SpanContext) -> Self {
-        Self {
-            trace_id: &cx.trace_id,
-            span_id: &cx.span_id,
-            trace_flags: cx.trace_flags,
-            trace_state: &cx.trace_state,
-            is_remote: cx.is_remote,
-        }
+fn wit_flags(flags: u8) -> WitTraceFlags {
+    let mut out = WitTraceFlags::empty();
+    if flags & SpanContext::SAMPLED != 0 {
+        out |= WitTraceFlags::SAMPLED;
     }
+    if flags & SpanContext::RANDOM != 0 {
+        out |= WitTraceFlags::RANDOM;
+    }
+    out
 }
 
 /// A link from a new span to another span, possibly in another trace (for
-/// example the messages of a batch).
+/// example the messages of a batch), with attributes of its own.
 ///
-/// # Example
+/// ```
+/// use wasmtrace_sdk::{attrs, Link, SpanContext};
 ///
-/// ```no_run
-/// use wasmtrace_sdk::{attrs, Link, Span, SpanContext};
-///
-/// let producer = SpanContext::from_traceparent(
-///     "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
-/// )
-/// .unwrap();
-/// let _span = Span::builder("process_batch")
-///     .link(Link::new(producer, attrs! { "messaging.message.id" => "m-1" }))
-///     .start();
+/// let cx = SpanContext::new("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7");
+/// let link = Link::new(cx.clone(), attrs! { "messaging.message.id" => "m-1" });
+/// assert_eq!(link.attributes[0].key, "messaging.message.id");
+/// let bare = Link::from(cx);
+/// assert!(bare.attributes.is_empty());
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Link {
     /// The linked span. The host drops a link whose ids are not valid hex.
-    ///
-    /// ```
-    /// # use wasmtrace_sdk::{Link, SpanContext};
-    /// let link = Link::from(SpanContext::invalid());
-    /// assert!(!link.span_context.is_valid());
-    /// ```
     pub span_context: SpanContext,
     /// Attributes describing the link.
-    ///
-    /// ```
-    /// # use wasmtrace_sdk::{attrs, Link, SpanContext};
-    /// let link = Link::new(SpanContext::invalid(), attrs! { "k" => 1 });
-    /// assert_eq!(link.attributes.len(), 1);
-    /// ```
     pub attributes: Vec<KeyValue>,
 }
 
 impl Link {
     /// A link to `span_context` with attributes.
-    ///
-    /// # Example
-    ///
-    /// ```
-    /// use wasmtrace_sdk::{attrs, Link, SpanContext};
-    ///
-    /// let cx = SpanContext::new("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7");
-    /// let link = Link::new(cx, attrs! { "link.reason" => "retry" });
-    /// assert_eq!(link.attributes[0].key, "link.reason");
-    /// ```
     pub fn new(span_context: SpanContext, attributes: impl IntoIterator<Item = KeyValue>) -> Self {
         Self {
             span_context,
@@ -549,9 +386,7 @@ impl From<SpanContext> for Link {
 /// Everything is sent to the host in the single start call, so attributes
 /// given here are also seen by the host's sampler.
 ///
-/// # Example
-///
-/// ```no_run
+/// ```ignore
 /// use wasmtrace_sdk::{attrs, Context, PropagatedContext, Span, SpanKind};
 ///
 /// let incoming: PropagatedContext =
@@ -573,13 +408,14 @@ pub struct SpanBuilder<'a> {
     kind: SpanKind,
     attributes: Vec<KeyValue>,
     links: Vec<Link>,
-    parent: Option<ParentRef<'a>>,
+    parent: ParentRef<'a>,
     activate: bool,
 }
 
 /// What a [`SpanBuilder`] was told to use as parent.
 #[derive(Debug, Clone, Copy)]
 enum ParentRef<'a> {
+    Current,
     Context(&'a Context),
     Span(&'a SpanGuard),
 }
@@ -587,98 +423,43 @@ enum ParentRef<'a> {
 impl<'a> SpanBuilder<'a> {
     /// A builder for a span called `name`: internal, no attributes or links,
     /// child of the current span, activated. Same as [`Span::builder`].
-    ///
-    /// # Example
-    ///
-    /// ```no_run
-    /// use wasmtrace_sdk::SpanBuilder;
-    ///
-    /// let _span = SpanBuilder::new("work").start();
-    /// ```
     pub fn new(name: impl Into<Cow<'a, str>>) -> Self {
         Self {
             name: name.into(),
             kind: SpanKind::Internal,
             attributes: Vec::new(),
             links: Vec::new(),
-            parent: None,
+            parent: ParentRef::Current,
             activate: true,
         }
     }
 
     /// Sets the span's kind (default [`SpanKind::Internal`]).
-    ///
-    /// # Example
-    ///
-    /// ```no_run
-    /// use wasmtrace_sdk::{Span, SpanKind};
-    ///
-    /// let _span = Span::builder("GET /health").kind(SpanKind::Server).start();
-    /// ```
     pub fn kind(mut self, kind: SpanKind) -> Self {
         self.kind = kind;
         self
     }
 
     /// Adds initial attributes (may be called repeatedly).
-    ///
-    /// # Example
-    ///
-    /// ```no_run
-    /// use wasmtrace_sdk::{attrs, Span};
-    ///
-    /// let _span = Span::builder("query")
-    ///     .attributes(attrs! { "db.system" => "sqlite", "db.rows" => 10 })
-    ///     .start();
-    /// ```
     pub fn attributes(mut self, attributes: impl IntoIterator<Item = KeyValue>) -> Self {
         self.attributes.extend(attributes);
         self
     }
 
     /// Adds one initial attribute.
-    ///
-    /// # Example
-    ///
-    /// ```no_run
-    /// use wasmtrace_sdk::Span;
-    ///
-    /// let _span = Span::builder("query").attribute("db.system", "sqlite").start();
-    /// ```
     pub fn attribute(mut self, key: impl Into<Cow<'static, str>>, value: impl Into<Value>) -> Self {
         self.attributes.push(KeyValue::new(key, value));
         self
     }
 
-    /// Adds a link to another span (a [`Link`] or a bare [`SpanContext`]).
-    ///
-    /// # Example
-    ///
-    /// ```no_run
-    /// use wasmtrace_sdk::{current_span_context, Span};
-    ///
-    /// let trigger = current_span_context();
-    /// let _span = Span::builder("follow_up").link(trigger).start();
-    /// ```
+    /// Adds a link to another span: a [`Link`] (with attributes, see
+    /// [`Link::new`]) or a bare [`SpanContext`].
     pub fn link(mut self, link: impl Into<Link>) -> Self {
         self.links.push(link.into());
         self
     }
 
     /// Adds several links.
-    ///
-    /// # Example
-    ///
-    /// ```no_run
-    /// use wasmtrace_sdk::{Link, Span, SpanContext};
-    ///
-    /// let batch: Vec<Link> = ["00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"]
-    ///     .iter()
-    ///     .filter_map(|tp| SpanContext::from_traceparent(tp))
-    ///     .map(Link::from)
-    ///     .collect();
-    /// let _span = Span::builder("process_batch").links(batch).start();
-    /// ```
     pub fn links(mut self, links: impl IntoIterator<Item = Link>) -> Self {
         self.links.extend(links);
         self
@@ -687,460 +468,259 @@ impl<'a> SpanBuilder<'a> {
     /// Makes the span a child of the span in `parent` (for example a
     /// context extracted from incoming headers) instead of the current span.
     /// An empty context ([`Context::empty`]) starts a new trace.
-    ///
-    /// # Example
-    ///
-    /// ```no_run
-    /// use wasmtrace_sdk::{Context, Span};
-    ///
-    /// let root = Context::empty();
-    /// let _span = Span::builder("background_job").parent(&root).start();
-    /// ```
     pub fn parent(mut self, parent: &'a Context) -> Self {
-        self.parent = Some(ParentRef::Context(parent));
+        self.parent = ParentRef::Context(parent);
         self
     }
 
-    /// Makes the span a child of `parent`, even if `parent` is not active
-    /// (started with [`activate(false)`](Self::activate)).
-    ///
-    /// # Example
-    ///
-    /// ```no_run
-    /// use wasmtrace_sdk::Span;
-    ///
-    /// let background = Span::builder("refresh").activate(false).start();
-    /// let _step = Span::builder("refresh.step").child_of(&background).start();
-    /// ```
+    /// Makes the span a child of `parent`, whether or not that span is the
+    /// current one.
     pub fn child_of(mut self, parent: &'a SpanGuard) -> Self {
-        self.parent = Some(ParentRef::Span(parent));
+        self.parent = ParentRef::Span(parent);
         self
     }
 
-    /// Whether the span becomes the current span while open (default
-    /// `true`). An inactive span does not adopt spans started while it is
-    /// open, and the free functions such as
-    /// [`add_attributes`] do not see it.
-    ///
-    /// # Example
-    ///
-    /// ```no_run
-    /// use wasmtrace_sdk::Span;
-    ///
-    /// // Measure a background operation without re-parenting what follows.
-    /// let timer = Span::builder("cache_refresh").activate(false).start();
-    /// let _unrelated = Span::builder("next_step").start(); // not a child of `timer`
-    /// drop(timer);
-    /// ```
+    /// Whether the span becomes the current span while it is open (default
+    /// `true`). An inactive span still records; spans started while it is
+    /// open just do not nest under it.
     pub fn activate(mut self, activate: bool) -> Self {
         self.activate = activate;
         self
     }
 
-    /// Starts the span (one host call). It ends when the returned guard is
-    /// dropped or [`SpanGuard::end`] is called.
-    ///
-    /// # Example
-    ///
-    /// ```no_run
-    /// use wasmtrace_sdk::Span;
-    ///
-    /// let span = Span::builder("step").start();
-    /// span.set_attribute("step.index", 1);
-    /// span.end();
-    /// ```
+    /// Starts the span; it ends when the returned guard is dropped.
     pub fn start(self) -> SpanGuard {
-        let parent = match self.parent {
-            Some(ParentRef::Context(cx)) => wit_tracing::Parent::Explicit(cx.as_wit()),
-            Some(ParentRef::Span(span)) => match &span.inner {
-                Some(inner) => wit_tracing::Parent::Span(inner),
-                // A child of a skipped span is unsampled too.
-                None => return SpanGuard::skipped(),
-            },
-            None => wit_tracing::Parent::Current,
-        };
         start_span(
             &self.name,
             self.kind,
             self.attributes,
-            self.links,
-            parent,
+            &self.links,
+            self.parent,
             self.activate,
         )
     }
 
-    /// Starts the span, runs `f` with it, ends it and returns `f`'s value.
-    ///
-    /// # Example
-    ///
-    /// ```no_run
-    /// use wasmtrace_sdk::{Span, SpanKind};
-    ///
-    /// let bytes = Span::builder("GET /data")
-    ///     .kind(SpanKind::Client)
-    ///     .in_span(|span| {
-    ///         let body = vec![0_u8; 512]; // the actual request
-    ///         span.set_attribute("http.response.body.size", body.len() as i64);
-    ///         body
-    ///     });
-    /// assert_eq!(bytes.len(), 512);
-    /// ```
+    /// Starts the span, runs `f` with it, and ends it.
     pub fn in_span<R>(self, f: impl FnOnce(&SpanGuard) -> R) -> R {
         let span = self.start();
         f(&span)
     }
 }
 
-/// An open span. Dropping the guard (or calling [`end`](Self::end)) ends the
-/// span.
+/// A span in progress. It ends when dropped (or [`end`](Self::end)ed).
 ///
-/// An activated span (the default) is the plugin's current span until it
-/// ends. Spans should end in reverse order of starting; the host copes with
-/// any order.
-///
-/// # Example
-///
-/// ```no_run
-/// use wasmtrace_sdk::{attrs, Span, SpanKind};
-///
-/// let span = Span::builder("resize_image")
-///     .kind(SpanKind::Internal)
-///     .attributes(attrs! { "image.width" => 640, "image.height" => 480 })
-///     .start();
-/// if span.is_recording() {
-///     span.set_attribute("image.format", "png");
-/// }
-/// span.add_event("decoded", attrs! { "bytes" => 48_213 });
-/// // `span` ends when it goes out of scope.
-/// ```
+/// A guard of a span skipped in an unsampled trace, or refused by the
+/// host's limits, does nothing: [`is_recording`](Self::is_recording) is
+/// false and its methods make no host call.
 #[derive(Debug)]
 #[must_use = "a span ends as soon as its guard is dropped"]
 pub struct SpanGuard {
-    /// The host's span; `None` for a span skipped in an unsampled trace
-    /// (see [`is_recording`](Self::is_recording)).
-    inner: Option<wit_tracing::Span>,
-    /// This span's entry in the SDK's mirror of the current-context stack,
-    /// when it is activated.
+    handle: Option<u32>,
     entry: Option<u64>,
 }
+
+/// A span; the guard type is the span (the guide's `Span`).
+pub type Span = SpanGuard;
 
 impl Drop for SpanGuard {
     fn drop(&mut self) {
         if let Some(id) = self.entry.take() {
-            sampling::pop(id);
+            current::pop(id);
         }
-        // Dropping `inner` next ends the span in the host.
+        if let Some(handle) = self.handle.take() {
+            wit::end(handle);
+        }
     }
 }
 
-/// Starts a span in the host unless the current span is known to be
-/// unsampled (then nothing crosses the boundary). The one place spans start.
 fn start_span(
     name: &str,
     kind: SpanKind,
     attributes: impl IntoIterator<Item = KeyValue>,
-    links: Vec<Link>,
-    parent: wit_tracing::Parent<'_>,
+    links: &[Link],
+    parent: ParentRef<'_>,
     activate: bool,
 ) -> SpanGuard {
-    let known = match parent {
-        wit_tracing::Parent::Current => match sampling::current() {
-            Known::Skip => return SpanGuard::skipped(),
-            Known::Sampled => Known::Sampled,
-            _ => Known::Unknown,
+    let (parent, known) = match parent {
+        ParentRef::Current => match current::handle_and_sampling() {
+            (_, Known::Skip) => return SpanGuard::skipped(),
+            (handle, Known::Sampled) => (handle, Known::Sampled),
+            (handle, _) => (handle, Known::Unknown),
         },
-        _ => Known::Unknown,
+        ParentRef::Context(cx) => (cx.handle(), Known::Unknown),
+        // A child of a skipped span is unsampled too.
+        ParentRef::Span(span) => match span.handle {
+            Some(handle) => (handle, Known::Unknown),
+            None => return SpanGuard::skipped(),
+        },
     };
-    // Everything is lowered borrowing the SDK's own strings: the links'
-    // attribute lists first, since the links borrow them.
-    let link_arrays: Vec<StrArrays<'_>> =
-        links.iter().map(|l| StrArrays::of(&l.attributes)).collect();
-    let link_attributes: Vec<Vec<wit_types::KeyValue<'_>>> = links
-        .iter()
-        .zip(&link_arrays)
-        .map(|(l, arrays)| arrays.lower(&l.attributes))
-        .collect();
-    let links: Vec<wit_types::Link<'_>> = links
-        .iter()
-        .zip(&link_attributes)
-        .map(|(l, attributes)| wit_types::Link {
-            span_context: (&l.span_context).into(),
-            attributes,
+    let handle = if links.is_empty() {
+        with_wit(attributes, |attributes| {
+            wit::start(parent, name, kind.into(), attributes, &[], activate)
         })
-        .collect();
-    let inner = with_wit(attributes, |attributes| {
-        let options = wit_tracing::StartOptions {
-            kind: kind.into(),
-            attributes,
-            links: &links,
-            parent,
-            activate,
-        };
-        wit_tracing::Span::start(name, options)
-    });
+    } else {
+        // The links borrow their attribute lists, lowered first.
+        let arrays: Vec<StrArrays<'_>> =
+            links.iter().map(|l| StrArrays::of(&l.attributes)).collect();
+        let link_attributes: Vec<_> = links
+            .iter()
+            .zip(&arrays)
+            .map(|(l, arrays)| arrays.lower(&l.attributes))
+            .collect();
+        let wit_links: Vec<wit::Link<'_>> = links
+            .iter()
+            .zip(&link_attributes)
+            .map(|(l, attributes)| wit::Link {
+                span_context: SpanContextParam {
+                    trace_id: &l.span_context.trace_id,
+                    span_id: &l.span_context.span_id,
+                    trace_flags: wit_flags(l.span_context.trace_flags),
+                    trace_state: &l.span_context.trace_state,
+                    is_remote: l.span_context.is_remote,
+                },
+                attributes,
+            })
+            .collect();
+        with_wit(attributes, |attributes| {
+            wit::start(parent, name, kind.into(), attributes, &wit_links, activate)
+        })
+    };
+    if handle == REFUSED {
+        return SpanGuard::skipped();
+    }
     SpanGuard {
-        inner: Some(inner),
-        entry: activate.then(|| sampling::push(known)),
+        handle: Some(handle),
+        entry: activate.then(|| current::push(handle, known)),
     }
 }
 
-/// A span; an alias of [`SpanGuard`], since a span is always held through
-/// its guard. `Span::builder(name)` starts the builder chain.
-///
-/// # Example
-///
-/// ```no_run
-/// use wasmtrace_sdk::{attrs, Span};
-///
-/// let span: Span = Span::builder("checkout").attributes(attrs! { "cart.items" => 3 }).start();
-/// span.end();
-/// ```
-pub type Span = SpanGuard;
-
 impl SpanGuard {
-    /// A [`SpanBuilder`] for a span called `name`.
-    ///
-    /// # Example
-    ///
-    /// ```no_run
-    /// use wasmtrace_sdk::{Span, SpanKind};
-    ///
-    /// let _span = Span::builder("publish").kind(SpanKind::Producer).start();
-    /// ```
+    /// A builder for a span called `name` (see [`SpanBuilder`]).
     pub fn builder<'a>(name: impl Into<Cow<'a, str>>) -> SpanBuilder<'a> {
         SpanBuilder::new(name)
     }
 
-    /// Sets one attribute; a later value for the same key replaces an earlier
-    /// one. One host call.
-    ///
-    /// # Example
-    ///
-    /// ```no_run
-    /// let span = wasmtrace_sdk::span::start("fetch", []);
-    /// span.set_attribute("http.response.status_code", 200);
-    /// ```
+    /// Sets one attribute; a later value for the same key replaces an
+    /// earlier one.
     pub fn set_attribute(&self, key: impl Into<Cow<'static, str>>, value: impl Into<Value>) {
-        if let Some(inner) = &self.inner {
+        if let Some(handle) = self.handle {
             with_wit_slice(&[KeyValue::new(key, value)], |attributes| {
-                inner.set_attributes(attributes);
+                wit::set_attributes(handle, attributes);
             });
         }
     }
 
-    /// Sets several attributes in one host call.
-    ///
-    /// # Example
-    ///
-    /// ```no_run
-    /// use wasmtrace_sdk::{attrs, span};
-    ///
-    /// let span = span::start("fetch", []);
-    /// span.set_attributes(attrs! { "retries" => 2, "cached" => false });
-    /// ```
+    /// Sets attributes.
     pub fn set_attributes(&self, attributes: impl IntoIterator<Item = KeyValue>) {
-        if let Some(inner) = &self.inner {
-            with_wit(attributes, |attributes| inner.set_attributes(attributes));
+        if let Some(handle) = self.handle {
+            with_wit(attributes, |attributes| {
+                wit::set_attributes(handle, attributes)
+            });
         }
     }
 
     /// Adds an event at the current time.
-    ///
-    /// # Example
-    ///
-    /// ```no_run
-    /// use wasmtrace_sdk::{attrs, span};
-    ///
-    /// let span = span::start("download", []);
-    /// span.add_event("chunk_received", attrs! { "chunk.size" => 4096 });
-    /// ```
     pub fn add_event(&self, name: &str, attributes: impl IntoIterator<Item = KeyValue>) {
-        if let Some(inner) = &self.inner {
-            with_wit(attributes, |attributes| inner.add_event(name, attributes));
+        if let Some(handle) = self.handle {
+            with_wit(attributes, |attributes| {
+                wit::add_event(handle, name, attributes)
+            });
         }
     }
 
-    /// Sets the status. `Error` and `Ok` are final; `Unset` never overrides
-    /// them.
-    ///
-    /// # Example
-    ///
-    /// ```no_run
-    /// use wasmtrace_sdk::{span, Status};
-    ///
-    /// let span = span::start("health_check", []);
-    /// span.set_status(Status::Ok);
-    /// ```
+    /// Sets the status (see [`Status`]).
     pub fn set_status(&self, status: Status) {
-        if let Some(inner) = &self.inner {
-            inner.set_status((&status).into());
+        if let Some(handle) = self.handle {
+            wit::set_status(handle, (&status).into());
         }
     }
 
-    /// Sets the status to `Error` with `error`'s message. Does not add an
-    /// exception event: see [`record_error`](Self::record_error) and
-    /// [`record_result`](Self::record_result).
-    ///
-    /// # Example
-    ///
-    /// ```no_run
-    /// let span = wasmtrace_sdk::span::start("lookup", []);
-    /// span.set_error("user not found");
-    /// ```
+    /// Sets status Error with `error`'s message.
     pub fn set_error(&self, error: impl Display) {
         self.set_status(Status::error(error));
     }
 
-    /// Records an exception event (`exception.type` is `E`'s type name,
-    /// `exception.message` its `Display` output). Does not change the
-    /// status: see [`set_error`](Self::set_error).
-    ///
-    /// Works with any `Display` type, including `dyn std::error::Error`.
-    ///
-    /// # Example
-    ///
-    /// ```no_run
-    /// let span = wasmtrace_sdk::span::start("parse", []);
-    /// if let Err(err) = "x1".parse::<u32>() {
-    ///     span.record_error(&err); // exception.type = "core::num::error::ParseIntError"
-    ///     span.set_error(&err);
-    /// }
-    /// ```
+    /// Records `error` as an `exception` event (semantic conventions); the
+    /// status is left alone.
     pub fn record_error<E: Display + ?Sized>(&self, error: &E) {
-        if let Some(inner) = &self.inner {
-            inner.record_exception(type_name::<E>(), &error.to_string(), None);
+        if let Some(handle) = self.handle {
+            wit::record_exception(handle, type_name::<E>(), &error.to_string(), None);
         }
     }
 
-    /// Reports an operation's result on this span: on `Err`, sets the status
-    /// to `Error` with the error's message and records an exception event
-    /// (type `std::any::type_name::<E>()`). On `Ok` it does nothing, leaving
-    /// the status `Unset` as OpenTelemetry recommends (no host call).
-    ///
-    /// # Example
-    ///
-    /// ```no_run
-    /// let span = wasmtrace_sdk::span::start("parse_port", []);
-    /// let port = "80a".parse::<u16>();
-    /// span.record_result(&port);
-    /// ```
+    /// On `Err`: records the error as an `exception` event and sets status
+    /// Error with its message. `Ok` changes nothing.
     pub fn record_result<T, E: Display>(&self, result: &Result<T, E>) {
-        if let (Err(error), Some(inner)) = (result, &self.inner) {
+        if let (Err(error), Some(handle)) = (result, self.handle) {
             let message = error.to_string();
-            inner.record_exception(type_name::<E>(), &message, None);
-            inner.set_status(wit_types::Status::Error(&message));
+            wit::record_exception(handle, type_name::<E>(), &message, None);
+            wit::set_status(handle, wit::Status::Error(&message));
         }
     }
 
-    /// The span's identity, e.g. for logs or links. A span skipped in an
-    /// unsampled trace has no identity of its own: it gives the context of
-    /// the current span (its would-be parent, unsampled), which is also what
-    /// propagates from inside it.
-    ///
-    /// # Example
-    ///
-    /// ```no_run
-    /// let span = wasmtrace_sdk::span::start("job", []);
-    /// println!("trace_id={} span_id={}", span.span_context().trace_id(), span.span_context().span_id());
-    /// ```
+    /// Renames the span.
+    pub fn update_name(&self, name: &str) {
+        if let Some(handle) = self.handle {
+            wit::update_name(handle, name);
+        }
+    }
+
+    /// The span's identity (for logs, headers or links). For a skipped span,
+    /// the current span's.
     #[must_use]
     pub fn span_context(&self) -> SpanContext {
-        match &self.inner {
-            Some(inner) => inner.span_context().into(),
+        match self.handle {
+            Some(handle) => wit_propagation::span_context_of(handle).into(),
             None => current_span_context(),
         }
     }
 
-    /// Whether the span records data: `false` when the trace is not sampled
-    /// or the invocation's limits were reached. Skip expensive attributes
-    /// then.
-    ///
-    /// A span started under an unsampled span of the plugin's own trace is
-    /// not even created in the host: the SDK knows the host's decision (a
-    /// child of an unsampled span is unsampled) and the span costs no host
-    /// call; its methods do nothing.
-    ///
-    /// # Example
-    ///
-    /// ```no_run
-    /// let span = wasmtrace_sdk::span::start("render", []);
-    /// if span.is_recording() {
-    ///     span.set_attribute("template.size", 1024);
-    /// }
-    /// ```
+    /// Whether the span records: false when skipped in an unsampled trace,
+    /// refused by a limit, or ended. Skip expensive attributes then.
     #[must_use]
     pub fn is_recording(&self) -> bool {
-        self.inner
-            .as_ref()
-            .is_some_and(|inner| inner.is_recording())
+        self.handle.is_some_and(wit::is_recording)
     }
 
-    /// A span skipped in an unsampled trace: nothing in the host.
+    /// The span as a [`Context`], e.g. to parent work started after it
+    /// ends. Its handle outlives the span.
+    #[must_use]
+    pub fn context(&self) -> Context {
+        match self.handle {
+            Some(handle) => Context::borrowed(handle),
+            None => Context::current(),
+        }
+    }
+
     fn skipped() -> Self {
         Self {
-            inner: None,
+            handle: None,
             entry: None,
         }
     }
 
-    /// Ends the span now. Equivalent to dropping the guard (one host call).
-    ///
-    /// # Example
-    ///
-    /// ```no_run
-    /// let span = wasmtrace_sdk::span::start("step_one", []);
-    /// // ... work ...
-    /// span.end();
-    /// ```
+    /// Ends the span now (dropping the guard does the same).
     pub fn end(self) {
-        // Dropping the host handle ends the span (the WIT contract), so an
-        // explicit `end` call would only add a host call.
         drop(self);
     }
 }
 
-/// Starts an activated child of the current span with initial attributes.
-/// The span ends when the guard is dropped. Shorthand for
-/// `Span::builder(name).attributes(attributes).start()`.
-///
-/// # Example
-///
-/// ```no_run
-/// use wasmtrace_sdk::{attrs, span};
-///
-/// let _span = span::start("compress", attrs! { "level" => 6 });
-/// // ... work, ends at the end of scope ...
-/// ```
+/// Starts an active span with `attributes` under the current span; it ends
+/// when the guard is dropped.
 pub fn start(name: &str, attributes: impl IntoIterator<Item = KeyValue>) -> SpanGuard {
     start_span(
         name,
         SpanKind::Internal,
         attributes,
-        Vec::new(),
-        wit_tracing::Parent::Current,
+        &[],
+        ParentRef::Current,
         true,
     )
 }
 
-/// Runs `f` inside a new activated span and returns its value. The span ends
-/// when `f` returns (or unwinds).
-///
-/// Inside `f`, use [`add_attributes`] and [`record_event`] to annotate the
-/// span. To mark the span as failed when `f` returns `Err`, use
-/// [`try_with_span`].
-///
-/// # Example
-///
-/// ```no_run
-/// use wasmtrace_sdk::{add_attributes, attrs, with_span};
-///
-/// let total: u32 = with_span("sum", attrs! { "items" => 3 }, || {
-///     let total = [1, 2, 3].iter().sum();
-///     add_attributes(attrs! { "total" => total });
-///     total
-/// });
-/// assert_eq!(total, 6);
-/// ```
+/// Runs `f` inside a new active span (the guide's `with_span`) and returns
+/// its value. The span's status is left alone; for a `Result` whose `Err`
+/// should mark the span, use [`try_with_span`].
 pub fn with_span<R>(
     name: &str,
     attributes: impl IntoIterator<Item = KeyValue>,
@@ -1150,25 +730,8 @@ pub fn with_span<R>(
     f()
 }
 
-/// Like [`with_span`] for fallible work: when `f` returns `Err`, the span's
-/// status becomes `Error` with the error's message and an exception event is
-/// recorded (`exception.type` = `std::any::type_name::<E>()`). The result is
-/// returned unchanged.
-///
-/// # Errors
-///
-/// Returns `f`'s error, unchanged.
-///
-/// # Example
-///
-/// ```no_run
-/// use wasmtrace_sdk::{attrs, try_with_span};
-///
-/// let port: Result<u16, _> = try_with_span("parse_port", attrs! { "input" => "80a" }, || {
-///     "80a".parse::<u16>()
-/// });
-/// assert!(port.is_err()); // and the span is marked Error
-/// ```
+/// Like [`with_span`] for a `Result`: on `Err` the span gets status Error
+/// and an `exception` event.
 pub fn try_with_span<T, E: Display>(
     name: &str,
     attributes: impl IntoIterator<Item = KeyValue>,
@@ -1180,88 +743,40 @@ pub fn try_with_span<T, E: Display>(
     result
 }
 
-/// Adds attributes to the plugin's current span, if it is one of the
-/// plugin's open spans; otherwise does nothing. One host call (none in an
-/// unsampled trace).
-///
-/// # Example
-///
-/// ```no_run
-/// use wasmtrace_sdk::{add_attributes, attrs, with_span};
-///
-/// with_span("import", [], || {
-///     add_attributes(attrs! { "rows" => 120, "skipped" => 3 });
-/// });
-/// ```
+/// Adds attributes to the current span (the guide's `add_attributes`); a
+/// no-op when there is none of this plugin's, or in an unsampled trace.
 pub fn add_attributes(attributes: impl IntoIterator<Item = KeyValue>) {
-    if !sampling::is_skipping() {
-        with_wit(attributes, wit_tracing::add_attributes);
-    }
-}
-
-/// Adds an event to the plugin's current span, if it is one of the plugin's
-/// open spans; otherwise does nothing. One host call (none in an unsampled
-/// trace).
-///
-/// # Example
-///
-/// ```no_run
-/// use wasmtrace_sdk::{attrs, record_event, with_span};
-///
-/// with_span("sync", [], || {
-///     record_event("cache_miss", attrs! { "key" => "user:42" });
-/// });
-/// ```
-pub fn record_event(name: &str, attributes: impl IntoIterator<Item = KeyValue>) {
-    if !sampling::is_skipping() {
+    if !current::is_skipping() {
+        let handle = current::handle();
         with_wit(attributes, |attributes| {
-            wit_tracing::record_event(name, attributes);
+            wit::set_attributes(handle, attributes)
         });
     }
 }
 
-/// The span context of the plugin's current span, or of the invocation's
-/// span when the plugin has none open.
-///
-/// # Example
-///
-/// ```no_run
-/// let cx = wasmtrace_sdk::current_span_context();
-/// if cx.is_valid() {
-///     println!("traceparent: {}", cx.traceparent());
-/// }
-/// ```
-#[must_use]
-pub fn current_span_context() -> SpanContext {
-    wit_tracing::current_span_context().into()
+/// Adds an event to the current span (the guide's `record_event`).
+pub fn record_event(name: &str, attributes: impl IntoIterator<Item = KeyValue>) {
+    if !current::is_skipping() {
+        let handle = current::handle();
+        with_wit(attributes, |attributes| {
+            wit::add_event(handle, name, attributes)
+        });
+    }
 }
 
-/// The trace id (32 lowercase hex digits) of the current span, or `None`
-/// when there is no valid trace (all-zero ids). Handy for log lines and
-/// error messages.
-///
-/// # Example
-///
-/// ```no_run
-/// if let Some(trace_id) = wasmtrace_sdk::current_trace_id() {
-///     eprintln!("[trace_id={trace_id}] starting");
-/// }
-/// ```
+/// The current span's identity: this plugin's innermost active span, or
+/// the invocation's span.
+#[must_use]
+pub fn current_span_context() -> SpanContext {
+    wit_propagation::span_context_of(current::handle()).into()
+}
+
+/// The current trace's id (32 lowercase hex digits), `None` outside any
+/// trace.
 #[must_use]
 pub fn current_trace_id() -> Option<String> {
     let cx = current_span_context();
     cx.is_valid().then_some(cx.trace_id)
-}
-
-impl fmt::Display for SpanContext {
-    /// Formats the context as a `traceparent` value.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "00-{}-{}-{:02x}",
-            self.trace_id, self.span_id, self.trace_flags
-        )
-    }
 }
 
 #[cfg(test)]
@@ -1276,6 +791,14 @@ mod tests {
         assert_eq!(cx.traceparent(), TP);
         assert_eq!(cx.to_string(), TP);
         assert!(cx.is_remote());
+        let random = SpanContext::from_traceparent(
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-ff",
+        )
+        .unwrap();
+        assert_eq!(
+            random.trace_flags(),
+            SpanContext::SAMPLED | SpanContext::RANDOM
+        );
     }
 
     #[test]
@@ -1301,8 +824,9 @@ mod tests {
     }
 
     #[test]
-    fn validity() {
-        assert!(!SpanContext::invalid().is_valid());
-        assert!(!SpanContext::new("", "").is_valid());
+    fn flags_convert_both_ways() {
+        let flags = wit_flags(SpanContext::SAMPLED | SpanContext::RANDOM);
+        assert!(flags.contains(WitTraceFlags::SAMPLED) && flags.contains(WitTraceFlags::RANDOM));
+        assert_eq!(wit_flags(0), WitTraceFlags::empty());
     }
 }

@@ -24,7 +24,7 @@
 
 use std::borrow::Cow;
 
-use crate::wit::wasmtrace::tracing::types as wit;
+use crate::wit::wasmtrace::telemetry::types as wit;
 
 /// An attribute value: one of OpenTelemetry's primitive types or a
 /// homogeneous array of them.

@@ -1,16 +1,21 @@
 //! wasmtrace: run sandboxed WebAssembly plugins (components) and turn what
-//! they trace into OpenTelemetry spans, inside the embedder's own traces.
+//! they record into OpenTelemetry telemetry, inside the embedder's own
+//! traces.
 //!
 //! Two ways in:
 //!
-//! - **Your own world and linker**: `include wasmtrace:tracing/imports` in
+//! - **Your own world and linker**: `include wasmtrace:telemetry/imports` in
 //!   your WIT world, keep a [`WasmtraceCtx`] in your store data, implement
 //!   [`WasmtraceView`], and call [`add_to_linker`]. Before each call into the
 //!   guest, [`WasmtraceCtx::set_parent`] the context its spans belong under;
-//!   after a trap, [`WasmtraceCtx::end_open_spans`].
+//!   after a trap, [`WasmtraceCtx::end_open_spans`] with
+//!   [`GuestFailure::from_error`]. [`bindings`] has the generated types for
+//!   your own `bindgen!`'s `with:`.
 //! - **The plugin world**: [`Runtime`] loads components that export
-//!   `wasmtrace:tracing/handler` (or `wasi:cli/run`) and [`Runtime::invoke`]s
-//!   them inside an invocation span, handling crashes for you.
+//!   `wasmtrace:plugin/handler` (or `wasi:cli/run`, or
+//!   `wasi:http/incoming-handler` for [`http::HttpServer`]) and
+//!   [`Runtime::invoke`]s them inside an invocation span, with budgets per
+//!   call tree and crash handling. It is built on the same public API.
 //!
 //! [`telemetry::Telemetry`] sets up export from the standard `OTEL_*`
 //! variables (OTLP over gRPC or HTTP, or the embedded console default).
@@ -30,33 +35,33 @@
 
 #![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
 
-mod bindings;
+pub mod bindings;
+mod budget;
 pub mod capabilities;
-mod convert;
 mod ctx;
 #[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
-mod guest_spans;
-mod http;
+mod guest;
+pub mod http;
 mod identity;
 mod limits;
 mod propagation;
 mod runtime;
 mod sampling;
-pub mod serve;
+mod stats;
 pub mod telemetry;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
-pub use ctx::{GuestFailure, WasmtraceCtx, WasmtraceView, add_to_linker};
-pub use guest_spans::GuestSpan;
-pub use http::{AllowedHosts, OutboundHttp, PluginHttp};
+pub use ctx::{GuestFailure, WasmtraceCtx, WasmtraceCtxBuilder, WasmtraceView, add_to_linker};
+pub use guest::{add_propagation_to_linker, add_tracing_to_linker, add_types_to_linker};
+pub use http::{AllowedHosts, OutboundHttp};
 pub use identity::{ATTR_COMPONENT_SHA256, ATTR_INSTANCE_ID, PLUGIN_SECTION, PluginIdentity};
-pub use limits::{Limits, TracingStats};
+pub use limits::Limits;
 pub use propagation::{
-    BaggagePropagator, GuestContext, GuestContextGuard, OTEL_PROPAGATORS, Propagators,
-    TraceContextPropagator, XTraceIdPropagator,
+    BaggagePropagator, OTEL_PROPAGATORS, Propagators, TraceContextPropagator, XTraceIdPropagator,
 };
-pub use runtime::{InvocationError, MAX_CALL_DEPTH, Plugin, PluginState, Runtime, RuntimeConfig};
+pub use runtime::{InvocationError, MAX_CALL_DEPTH, Plugin, Runtime, RuntimeConfig};
 pub use sampling::{PluginSampler, parse_sampler};
+pub use stats::TracingStats;

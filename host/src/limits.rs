@@ -1,25 +1,37 @@
-//! Where limits are enforced: how much one plugin invocation may record.
+//! The limits: how much one plugin invocation, and the call tree it starts,
+//! may record and use. Definitions only; they are enforced by the span
+//! table (`guest/table.rs`) and the invocation budgets (`budget.rs`).
 //!
-//! A plugin is untrusted (DESIGN.md §7). What it records beyond these limits
-//! is dropped and counted, never an error and never a trap: attributes,
-//! events and links per span by the OTel SDK (which reports OTLP's
-//! `dropped_*_count`), spans and context handles by the host (which counts
-//! them per plugin in [`TracingStats`]).
+//! A plugin is untrusted (docs/DESIGN.md §7). What it records beyond these
+//! limits is dropped and counted ([`crate::TracingStats`]), never an error
+//! and never a trap.
 
+use anyhow::{Context as _, bail};
 use serde::{Deserialize, Serialize};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Limits on what one invocation of a plugin may record. Defaults follow
-/// OTel's span limits where OTel has one (128 attributes, events and links
-/// per span); the rest bound memory against a hostile guest.
+/// OpenTelemetry's span limits where it has one (128 attributes, events
+/// and links per span); the rest bound the host memory a hostile guest can
+/// make it hold (see [`Limits::worst_case_bytes`]).
+///
+/// `max_spans`, `max_recorded_bytes` and `max_plugin_calls` are budgets of
+/// the whole call tree: a plugin called by another runs on what its caller
+/// has left, as do fuel and the deadline ([`crate::RuntimeConfig`]).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Limits {
-    /// Spans started and not yet ended, at once.
-    pub max_open_spans: u32,
-    /// Spans started in one invocation.
+    /// Spans started in one call tree (host spans for the plugin's cache
+    /// and HTTP calls and its callees' invocations included).
     pub max_spans: u32,
-    /// Nesting depth of guest spans and attached contexts.
+    /// Bytes of names, keys, values, array elements, events, links and
+    /// messages one call tree may record.
+    pub max_recorded_bytes: u64,
+    /// Plugin calls one call tree may make.
+    pub max_plugin_calls: u32,
+    /// Spans open at once, per instance.
+    pub max_open_spans: u32,
+    /// Nesting depth of spans and attached contexts, counted through
+    /// explicit parents and across plugin calls.
     pub max_depth: u32,
     /// Attributes per span (OTel `AttributeCountLimit`).
     pub max_attributes_per_span: u32,
@@ -29,132 +41,103 @@ pub struct Limits {
     pub max_links_per_span: u32,
     /// Attributes per event (OTel `AttributePerEventCountLimit`).
     pub max_attributes_per_event: u32,
-    /// Bytes of a string attribute value (OTel `AttributeValueLengthLimit`;
-    /// longer values are truncated at a character boundary).
+    /// Attributes per link (OTel `AttributePerLinkCountLimit`).
+    pub max_attributes_per_link: u32,
+    /// Bytes of a string value (OTel `AttributeValueLengthLimit`), of each
+    /// string of an array, and of a status or exception message; longer
+    /// ones are truncated at a character boundary.
     pub max_attribute_value_length: u32,
+    /// Elements of an array value; the rest are dropped.
+    pub max_array_length: u32,
     /// Bytes of a span or event name, or an attribute key (truncated).
     pub max_name_length: u32,
-    /// Context handles alive at once.
+    /// Context handles alive at once, per instance (at most 65 534).
     pub max_contexts: u32,
+    /// Bytes one host call may copy out of the guest (wasmtime's hostcall
+    /// fuel): a call passing more traps.
+    pub max_call_bytes: u64,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Self {
-            max_open_spans: 1_000,
             max_spans: 10_000,
+            max_recorded_bytes: 8 << 20,
+            max_plugin_calls: 64,
+            max_open_spans: 1_000,
             max_depth: 128,
             max_attributes_per_span: 128,
             max_events_per_span: 128,
             max_links_per_span: 128,
             max_attributes_per_event: 128,
+            max_attributes_per_link: 128,
             max_attribute_value_length: 4_096,
+            max_array_length: 128,
             max_name_length: 256,
             max_contexts: 1_000,
+            max_call_bytes: 64 << 20,
         }
     }
 }
+
+/// The largest `max_contexts` (context handles carry a 16-bit slot).
+pub(crate) const MAX_CONTEXTS: u32 = 65_534;
 
 impl Limits {
     /// Reads limits from a JSON file; missing fields keep their defaults,
     /// unknown ones are an error (a typo should not silently do nothing).
     pub fn from_json_file(path: &std::path::Path) -> anyhow::Result<Self> {
-        use anyhow::Context as _;
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read limits file {}", path.display()))?;
-        serde_json::from_str(&text)
-            .with_context(|| format!("invalid limits file {}", path.display()))
+        let limits: Self = serde_json::from_str(&text)
+            .with_context(|| format!("invalid limits file {}", path.display()))?;
+        limits
+            .validate()
+            .with_context(|| format!("invalid limits file {}", path.display()))?;
+        Ok(limits)
     }
 
-    /// The SDK span limits matching these limits, for the tracer provider.
+    /// Checks values the host cannot honour.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if self.max_contexts > MAX_CONTEXTS {
+            bail!(
+                "max_contexts is {}, at most {MAX_CONTEXTS} is supported",
+                self.max_contexts
+            );
+        }
+        if self.max_spans > i32::MAX as u32 {
+            bail!(
+                "max_spans is {}, at most {} is supported",
+                self.max_spans,
+                i32::MAX
+            );
+        }
+        Ok(())
+    }
+
+    /// The SDK span limits matching these limits, for the tracer provider
+    /// (a backstop: the span table enforces the per-span limits itself).
     pub fn sdk_span_limits(&self) -> opentelemetry_sdk::trace::SpanLimits {
         opentelemetry_sdk::trace::SpanLimits {
             max_attributes_per_span: self.max_attributes_per_span,
             max_events_per_span: self.max_events_per_span,
             max_links_per_span: self.max_links_per_span,
             max_attributes_per_event: self.max_attributes_per_event,
-            max_attributes_per_link: self.max_attributes_per_event,
+            max_attributes_per_link: self.max_attributes_per_link,
         }
     }
-}
 
-/// Truncates `s` to at most `max` bytes, at a character boundary.
-pub(crate) fn truncate(mut s: String, max: u32) -> String {
-    let max = max as usize;
-    if s.len() > max {
-        let mut end = max;
-        while !s.is_char_boundary(end) {
-            end -= 1;
-        }
-        s.truncate(end);
-    }
-    s
-}
-
-/// Per-plugin counters of what its guests recorded and what the limits
-/// dropped. Shared by every instance of the plugin.
-#[derive(Debug, Default)]
-pub struct TracingStats {
-    spans_started: AtomicU64,
-    spans_ended: AtomicU64,
-    spans_dropped: AtomicU64,
-    contexts_dropped: AtomicU64,
-    tracing_nanos: AtomicU64,
-}
-
-impl TracingStats {
-    /// Guest spans started in the host (recorded or not). Spans the SDK
-    /// skipped in an unsampled trace never reach the host and do not count.
-    pub fn spans_started(&self) -> u64 {
-        self.spans_started.load(Ordering::Relaxed)
-    }
-
-    /// Spans ended (by the guest, or by the host after a crash).
-    pub fn spans_ended(&self) -> u64 {
-        self.spans_ended.load(Ordering::Relaxed)
-    }
-
-    /// Time spent inside the tracing host calls (the guide's "monitor
-    /// overhead"): what tracing costs this plugin, boundary excluded.
-    pub fn tracing_time(&self) -> std::time::Duration {
-        std::time::Duration::from_nanos(self.tracing_nanos.load(Ordering::Relaxed))
-    }
-
-    /// Guest spans dropped because a limit was reached.
-    pub fn spans_dropped(&self) -> u64 {
-        self.spans_dropped.load(Ordering::Relaxed)
-    }
-
-    /// Context handles or attachments refused because a limit was reached.
-    pub fn contexts_dropped(&self) -> u64 {
-        self.contexts_dropped.load(Ordering::Relaxed)
-    }
-
-    pub(crate) fn span_started(&self) {
-        self.spans_started.fetch_add(1, Ordering::Relaxed);
-    }
-
-    pub(crate) fn span_ended(&self) {
-        self.spans_ended.fetch_add(1, Ordering::Relaxed);
-    }
-
-    pub(crate) fn spans_ended_n(&self, n: u64) {
-        self.spans_ended.fetch_add(n, Ordering::Relaxed);
-    }
-
-    /// Adds the time since `start` to the time spent in tracing calls.
-    pub(crate) fn add_time_since(&self, start: CallStart) {
-        let clock = call_clock();
-        let nanos = clock.delta_as_nanos(start.0, clock.raw());
-        self.tracing_nanos.fetch_add(nanos, Ordering::Relaxed);
-    }
-
-    pub(crate) fn span_dropped(&self) {
-        self.spans_dropped.fetch_add(1, Ordering::Relaxed);
-    }
-
-    pub(crate) fn context_dropped(&self) {
-        self.contexts_dropped.fetch_add(1, Ordering::Relaxed);
+    /// The most host memory one call tree's telemetry can hold under these
+    /// limits, in bytes: the recorded-bytes budget, plus each span's fixed
+    /// part (the SDK's span data and the table's entry) and its name, plus
+    /// each live context's fixed part, plus one host call's copy of guest
+    /// data. (Baggage is charged to the byte budget.)
+    pub fn worst_case_bytes(&self) -> u64 {
+        let per_span = crate::guest::SPAN_FIXED_COST + u64::from(self.max_name_length);
+        self.max_recorded_bytes
+            + u64::from(self.max_spans) * per_span
+            + u64::from(self.max_contexts) * crate::guest::CONTEXT_FIXED_COST
+            + self.max_call_bytes
     }
 }
 
@@ -163,14 +146,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn truncates_at_char_boundaries() {
-        assert_eq!(truncate("héllo".into(), 2), "h");
-        assert_eq!(truncate("héllo".into(), 3), "hé");
-        assert_eq!(truncate("abc".into(), 10), "abc");
-    }
-
-    #[test]
-    fn json_limits_keep_defaults_and_reject_typos() {
+    fn json_limits_keep_defaults_and_reject_typos_and_impossible_values() {
         let dir = std::env::temp_dir().join(format!("wasmtrace-limits-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let good = dir.join("good.json");
@@ -182,24 +158,15 @@ mod tests {
         std::fs::write(&bad, r#"{"max_spanz": 5}"#).unwrap();
         let err = format!("{:#}", Limits::from_json_file(&bad).unwrap_err());
         assert!(err.contains("max_spanz"), "{err}");
+        std::fs::write(&bad, r#"{"max_contexts": 100000}"#).unwrap();
+        let err = format!("{:#}", Limits::from_json_file(&bad).unwrap_err());
+        assert!(err.contains("at most 65534"), "{err}");
     }
-}
 
-/// When a tracing call began, for [`TracingStats::add_time_since`].
-#[derive(Clone, Copy)]
-pub(crate) struct CallStart(u64);
-
-impl CallStart {
-    pub(crate) fn now() -> Self {
-        Self(call_clock().raw())
+    #[test]
+    fn the_worst_case_is_dominated_by_the_byte_budget_at_defaults() {
+        let bytes = Limits::default().worst_case_bytes();
+        assert!(bytes > Limits::default().max_recorded_bytes);
+        assert!(bytes < 128 << 20, "{bytes}");
     }
-}
-
-/// The clock of the tracing-time metric, read twice per tracing call: the
-/// CPU's time-stamp counter where it is reliable (a few ns, against ~20 ns
-/// for `Instant::now` in a VM), the OS monotonic clock otherwise. Raw
-/// readings are scaled to nanoseconds only for the difference.
-fn call_clock() -> &'static quanta::Clock {
-    static CLOCK: std::sync::OnceLock<quanta::Clock> = std::sync::OnceLock::new();
-    CLOCK.get_or_init(quanta::Clock::new)
 }

@@ -1,11 +1,15 @@
 //! Loading plugins and invoking them inside an invocation span: what the CLI
-//! runs, and the easy path for embedders.
+//! runs, and the easy path for embedders. Built on exactly the public
+//! embedder API: a `WasmtraceCtx` per store and [`crate::add_to_linker`].
 
+use crate::budget::Budget;
 use crate::capabilities::cache::{CacheConfig, CacheCtx, PluginCache};
 use crate::ctx::{GuestFailure, WasmtraceCtx, WasmtraceView};
+use crate::guest::convert::truncate;
 use crate::identity::PluginIdentity;
-use crate::limits::{Limits, TracingStats};
+use crate::limits::Limits;
 use crate::propagation::Propagators;
+use crate::stats::TracingStats;
 use anyhow::{Context as _, bail};
 use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer, TracerProvider};
 use opentelemetry::{Context, InstrumentationScope, KeyValue};
@@ -14,21 +18,28 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
-use wasmtime::component::{Component, InstancePre, Linker, ResourceTable};
-use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder, Trap, WasmBacktrace};
+use std::time::Duration;
+use wasmtime::component::{Component, ComponentExportIndex, InstancePre, Linker, ResourceTable};
+use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::p2::bindings::sync::CommandPre;
 use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi_http::p2::bindings::sync::ProxyPre;
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 /// How often the epoch ticks when a deadline is set.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
 
+/// The export of a request-handling plugin.
+const HANDLER_EXPORT: &str = "wasmtrace:plugin/handler@0.2.0";
+
 /// Resource limits and I/O for each invocation.
 #[derive(Clone, Debug, Default)]
 pub struct RuntimeConfig {
-    /// Fuel per invocation (roughly, wasm instructions); `None` is unlimited.
+    /// Fuel per top-level invocation (roughly, wasm instructions), shared by
+    /// the plugins it calls; `None` is unlimited.
     pub fuel: Option<u64>,
-    /// Wall-clock deadline per invocation, enforced by epoch interruption.
+    /// Wall-clock deadline per top-level invocation, shared by the plugins
+    /// it calls, enforced by epoch interruption (and on outbound requests).
     pub deadline: Option<Duration>,
     /// Maximum linear memory per instance, in bytes.
     pub max_memory: Option<usize>,
@@ -43,6 +54,10 @@ pub struct RuntimeConfig {
     /// of the scheme) or `HOST:PORT`, exact (see [`crate::AllowedHosts`]).
     /// Empty, the default: every request is denied (`HTTP-request-denied`).
     pub allowed_http_hosts: Vec<String>,
+    /// Where the export pipeline counts lost spans
+    /// ([`crate::telemetry::Telemetry::delivery_handle`]), so that each
+    /// plugin's [`TracingStats::spans_lost`] reports its own.
+    pub delivery: Option<Arc<crate::telemetry::DeliveryStats>>,
 }
 
 /// How deep plugins may call plugins (`a` calls `b` calls `c` is 2): a
@@ -50,8 +65,9 @@ pub struct RuntimeConfig {
 pub const MAX_CALL_DEPTH: u32 = 8;
 
 /// A wasmtime engine and linker set up for traced plugins: WASI (nothing
-/// pre-opened, no network) plus the `wasmtrace:tracing` imports, and the
-/// plugins registered for plugin-to-plugin calls.
+/// pre-opened, no network), `wasi:http` behind an allow list, the
+/// `wasmtrace:telemetry` imports and the `wasmtrace:plugin` capabilities,
+/// and the plugins registered for plugin-to-plugin calls.
 pub struct Runtime {
     shared: Arc<Shared>,
 }
@@ -64,9 +80,8 @@ pub(crate) struct Shared {
     provider: SdkTracerProvider,
     pub(crate) host_tracer: SdkTracer,
     pub(crate) propagators: Arc<Propagators>,
-    /// The `wasi:http` hooks every store starts from.
     http: crate::http::OutboundHttp,
-    config: RuntimeConfig,
+    pub(crate) config: RuntimeConfig,
     ticker: Option<Arc<AtomicBool>>,
     /// Plugins other plugins may call, by identity name.
     registry: RwLock<HashMap<String, Plugin>>,
@@ -89,28 +104,20 @@ impl Drop for Shared {
 }
 
 /// The store data of a plugin instance.
-pub struct PluginState {
+pub(crate) struct PluginState {
     wasi: WasiCtx,
     table: ResourceTable,
-    tracing: WasmtraceCtx,
-    http: crate::http::PluginHttp,
+    pub(crate) tracing: WasmtraceCtx,
+    http: WasiHttpCtx,
     cache: Arc<PluginCache>,
-    calls: Calls,
+    pub(crate) calls: Calls,
     limits: StoreLimits,
 }
 
-/// Where a store's plugin-to-plugin calls go, and how deep it already is.
-struct Calls {
-    runtime: Arc<Shared>,
-    depth: u32,
-}
-
-impl std::fmt::Debug for PluginState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PluginState")
-            .field("tracing", &self.tracing)
-            .finish_non_exhaustive()
-    }
+/// Where a store's plugin calls go, and how deep it already is.
+pub(crate) struct Calls {
+    pub(crate) runtime: Arc<Shared>,
+    pub(crate) depth: u32,
 }
 
 impl WasiView for PluginState {
@@ -122,11 +129,14 @@ impl WasiView for PluginState {
     }
 }
 
-impl wasmtime_wasi_http::WasiHttpView for PluginState {
-    fn http(&mut self) -> wasmtime_wasi_http::WasiHttpCtxView<'_> {
-        // Requests nest under the guest's current span.
-        self.http
-            .view(&mut self.table, self.tracing.current_context())
+impl WasiHttpView for PluginState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        // The store's telemetry state traces (and admits) each request.
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.tracing,
+        }
     }
 }
 
@@ -137,65 +147,24 @@ impl WasmtraceView for PluginState {
 }
 
 /// Marker for `bindgen!`'s `HasData`: the cache imports see the store's
-/// tracing state and its plugin's cache.
+/// telemetry state and its plugin's cache.
 struct HasCache;
 
 impl wasmtime::component::HasData for HasCache {
     type Data<'a> = CacheCtx<'a>;
 }
 
-/// Marker for `bindgen!`'s `HasData`: the plugins imports see the store's
-/// tracing state (for the parent) and the runtime.
-struct HasCalls;
-
-impl wasmtime::component::HasData for HasCalls {
-    type Data<'a> = CallsCtx<'a>;
-}
-
-struct CallsCtx<'a> {
-    tracing: &'a mut WasmtraceCtx,
-    calls: &'a Calls,
-}
-
-impl crate::bindings::plugins::Host for CallsCtx<'_> {
-    fn call(&mut self, name: String, input: String) -> Result<String, String> {
-        let Calls { runtime, depth } = self.calls;
-        if *depth >= MAX_CALL_DEPTH {
-            return Err(format!(
-                "cannot call plugin {name:?}: plugin calls are nested {MAX_CALL_DEPTH} deep already"
-            ));
-        }
-        let plugin = runtime
-            .registry
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&name)
-            .cloned();
-        let Some(plugin) = plugin else {
-            return Err(format!(
-                "no plugin named {name:?} is registered with the runtime"
-            ));
-        };
-        let parent = self.tracing.current_context().clone();
-        runtime
-            .invoke(&plugin, &input, &parent, depth + 1)
-            .map_err(|e| match e {
-                InvocationError::Failed(message) => message,
-                other => format!("plugin {name:?}: {other}"),
-            })
-    }
-}
-
-/// What a plugin exports.
+/// What a plugin exports that the runtime can call.
 #[derive(Clone)]
-enum Entry {
-    /// `wasmtrace:tracing/handler`: called with the input.
-    Handler(crate::bindings::PluginPre<PluginState>),
+struct Exports {
+    pre: InstancePre<PluginState>,
+    /// `wasmtrace:plugin/handler.handle`: called with the input.
+    handler: Option<ComponentExportIndex>,
     /// `wasi:cli/run`: a plain WASI command.
-    Command(CommandPre<PluginState>),
+    command: Option<CommandPre<PluginState>>,
     /// `wasi:http/incoming-handler` (the `wasi:http/proxy` world): served
-    /// by [`crate::serve::HttpServer`], one instance per request.
-    Proxy(wasmtime_wasi_http::p2::bindings::sync::ProxyPre<PluginState>),
+    /// by [`crate::http::HttpServer`], one instance per request.
+    proxy: Option<ProxyPre<PluginState>>,
 }
 
 /// A compiled plugin, ready to be instantiated for each invocation. Clones
@@ -204,7 +173,7 @@ enum Entry {
 pub struct Plugin {
     identity: PluginIdentity,
     tracer: SdkTracer,
-    entry: Entry,
+    exports: Exports,
     limits: Arc<Limits>,
     stats: Arc<TracingStats>,
     cache: Arc<PluginCache>,
@@ -221,12 +190,14 @@ impl std::fmt::Debug for Plugin {
 /// How an invocation ended when it did not succeed.
 #[derive(Debug)]
 pub enum InvocationError {
-    /// The handler returned an error.
+    /// The handler returned an error (truncated to
+    /// `max_attribute_value_length`).
     Failed(String),
     /// A WASI command exited with a non-zero status.
     Exit(i32),
     /// The guest trapped, ran out of fuel, passed its deadline or hit its
-    /// memory limit. Its open spans were ended with this failure.
+    /// memory limit (itself or in a plugin it called). Its open spans were
+    /// ended with this failure.
     Crashed(GuestFailure),
 }
 
@@ -247,6 +218,7 @@ impl std::error::Error for InvocationError {}
 impl Runtime {
     /// Creates a runtime recording with `provider`.
     pub fn new(provider: &SdkTracerProvider, config: RuntimeConfig) -> anyhow::Result<Self> {
+        config.limits.validate()?;
         Ok(Self {
             shared: Arc::new(Shared::new(provider, config)?),
         })
@@ -279,8 +251,8 @@ impl Runtime {
     }
 
     /// Lets other plugins call `plugin` by its identity name
-    /// (`wasmtrace_sdk::plugins::call`). A later registration under the
-    /// same name replaces the earlier one.
+    /// (`wasmtrace:plugin/calls`). A later registration under the same
+    /// name replaces the earlier one.
     pub fn register(&self, plugin: &Plugin) {
         self.shared
             .registry
@@ -290,23 +262,55 @@ impl Runtime {
     }
 
     /// Runs one invocation: a fresh instance of `plugin`, inside an
-    /// invocation span that is a child of `parent`. Spans the guest left
-    /// open when it crashed are ended with status Error before this returns.
+    /// invocation span that is a child of `parent`, with fresh budgets
+    /// (spans, bytes, calls, fuel, deadline) for it and the plugins it
+    /// calls. Spans the guest left open when it crashed are ended with
+    /// status Error before this returns.
     pub fn invoke(
         &self,
         plugin: &Plugin,
         input: &str,
         parent: &Context,
     ) -> Result<String, InvocationError> {
-        self.shared.invoke(plugin, input, parent, 0)
+        let budget = Budget::new(&plugin.limits, self.shared.config.deadline);
+        let invocation = Invocation {
+            parent: Some(parent.clone()),
+            call_depth: 0,
+            span_depth: 0,
+            budget,
+            fuel: self.shared.config.fuel,
+        };
+        self.shared.invoke(plugin, input, invocation).outcome
     }
+}
+
+/// Where an invocation runs in its call tree, and on what.
+pub(crate) struct Invocation {
+    /// The invocation span's parent; `None`: no invocation span (a call
+    /// past the span budget), its spans nest under nothing recorded.
+    pub(crate) parent: Option<Context>,
+    /// How many plugin calls deep it is (0: top level).
+    pub(crate) call_depth: u32,
+    /// The depth its guest spans start from: 0 at the top level (the host's
+    /// own invocation span does not count), the depth of the callee's
+    /// invocation span for a plugin call.
+    pub(crate) span_depth: u32,
+    pub(crate) budget: Budget,
+    pub(crate) fuel: Option<u64>,
+}
+
+/// What an invocation did, and what it left of its budgets.
+pub(crate) struct Finished {
+    pub(crate) outcome: Result<String, InvocationError>,
+    pub(crate) budget: Budget,
+    pub(crate) fuel: Option<u64>,
 }
 
 impl Shared {
     fn new(provider: &SdkTracerProvider, config: RuntimeConfig) -> anyhow::Result<Self> {
         let mut wasm = wasmtime::Config::new();
         wasm.wasm_component_model(true);
-        // The tracing imports are synchronous; without async machinery a
+        // The telemetry imports are synchronous; without async machinery a
         // component host call costs about half as much.
         wasm.concurrency_support(false);
         wasm.consume_fuel(config.fuel.is_some());
@@ -319,21 +323,20 @@ impl Shared {
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
             .map_err(anyhow::Error::from)
             .context("linking WASI")?;
-        crate::add_to_linker(&mut linker).context("linking wasmtrace:tracing")?;
-        crate::bindings::cache::add_to_linker::<PluginState, HasCache>(&mut linker, |s| CacheCtx {
-            tracing: &mut s.tracing,
-            cache: &s.cache,
-        })
-        .map_err(anyhow::Error::from)
-        .context("linking wasmtrace:tracing/cache")?;
-        crate::bindings::plugins::add_to_linker::<PluginState, HasCalls>(&mut linker, |s| {
-            CallsCtx {
+        crate::add_to_linker(&mut linker)
+            .map_err(anyhow::Error::from)
+            .context("linking wasmtrace:telemetry")?;
+        crate::bindings::plugin::cache::add_to_linker::<PluginState, HasCache>(&mut linker, |s| {
+            CacheCtx {
                 tracing: &mut s.tracing,
-                calls: &s.calls,
+                cache: &s.cache,
             }
         })
         .map_err(anyhow::Error::from)
-        .context("linking wasmtrace:tracing/plugins")?;
+        .context("linking wasmtrace:plugin/cache")?;
+        crate::capabilities::calls::add_to_linker(&mut linker)
+            .map_err(anyhow::Error::from)
+            .context("linking wasmtrace:plugin/calls")?;
         // wasi:http is always linked, so that plugins importing it load; the
         // allow list decides per request (empty: every request is denied).
         wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker)
@@ -362,11 +365,7 @@ impl Shared {
                 .build(),
         );
         let propagators = Arc::new(Propagators::from_env());
-        let http = crate::http::OutboundHttp::new(
-            host_tracer.clone(),
-            propagators.clone(),
-            Arc::new(allowed_http),
-        );
+        let http = crate::http::OutboundHttp::new(host_tracer.clone(), allowed_http);
         Ok(Self {
             engine,
             linker,
@@ -409,39 +408,41 @@ impl Shared {
             .instantiate_pre(&component)
             .map_err(anyhow::Error::from)
             .context("the plugin imports something wasmtrace does not provide")?;
-        let exports: Vec<String> = component
-            .component_type()
-            .exports(&self.engine)
-            .map(|(name, _)| name.to_owned())
-            .collect();
-        let entry = if exports
-            .iter()
-            .any(|e| e.starts_with("wasmtrace:tracing/handler@"))
-        {
-            Entry::Handler(crate::bindings::PluginPre::new(pre)?)
-        } else if exports.iter().any(|e| e.starts_with("wasi:cli/run@")) {
-            Entry::Command(CommandPre::new(pre)?)
-        } else if exports
-            .iter()
-            .any(|e| e.starts_with("wasi:http/incoming-handler@"))
-        {
-            Entry::Proxy(wasmtime_wasi_http::p2::bindings::sync::ProxyPre::new(pre)?)
-        } else {
+        let handler = component
+            .get_export_index(None, HANDLER_EXPORT)
+            .and_then(|interface| component.get_export_index(Some(&interface), "handle"));
+        let command = CommandPre::new(pre.clone()).ok();
+        let proxy = ProxyPre::new(pre.clone()).ok();
+        if handler.is_none() && command.is_none() && proxy.is_none() {
+            let exports: Vec<String> = component
+                .component_type()
+                .exports(&self.engine)
+                .map(|(name, _)| name.to_owned())
+                .collect();
             bail!(
-                "the component exports neither wasmtrace:tracing/handler nor wasi:cli/run nor wasi:http/incoming-handler (it exports: {})",
+                "the component exports neither {HANDLER_EXPORT} nor wasi:cli/run nor wasi:http/incoming-handler (it exports: {})",
                 if exports.is_empty() {
                     "nothing".to_owned()
                 } else {
                     exports.join(", ")
                 }
             );
-        };
+        }
+        let stats = Arc::new(TracingStats::default());
+        if let Some(delivery) = &self.config.delivery {
+            stats.losses_from(delivery.clone(), &identity.name);
+        }
         Ok(Plugin {
             tracer: identity.tracer(&self.provider),
             identity,
-            entry,
+            exports: Exports {
+                pre,
+                handler,
+                command,
+                proxy,
+            },
             limits: Arc::new(self.config.limits.clone()),
-            stats: Arc::default(),
+            stats,
             cache: Arc::new(PluginCache::new(
                 self.config.cache.clone(),
                 self.host_tracer.clone(),
@@ -449,7 +450,16 @@ impl Shared {
         })
     }
 
-    fn new_store(self: &Arc<Self>, plugin: &Plugin, depth: u32) -> Store<PluginState> {
+    /// A plugin registered under `name`.
+    pub(crate) fn registered(&self, name: &str) -> Option<Plugin> {
+        self.registry
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+            .cloned()
+    }
+
+    fn new_store(self: &Arc<Self>, plugin: &Plugin, invocation: &Invocation) -> Store<PluginState> {
         let mut wasi = WasiCtxBuilder::new();
         // Sandbox: no pre-opened directories, no sockets, no name lookups.
         wasi.allow_tcp(false)
@@ -465,86 +475,102 @@ impl Shared {
         if let Some(max) = self.config.max_memory {
             limits = limits.memory_size(max);
         }
-        let tracing = WasmtraceCtx::from_tracer(
-            plugin.tracer.clone(),
-            &plugin.identity,
-            self.propagators.clone(),
-        )
-        .with_limits(plugin.limits.clone())
-        .with_stats(plugin.stats.clone());
+        let mut tracing = WasmtraceCtx::builder(&self.provider, &plugin.identity)
+            .with_tracer(plugin.tracer.clone())
+            .with_propagators(self.propagators.clone())
+            .with_limits(plugin.limits.clone())
+            .with_stats(plugin.stats.clone())
+            .with_outbound_http(self.http.clone())
+            .build();
+        tracing.table.budget = invocation.budget.clone();
         let mut store = Store::new(
             &self.engine,
             PluginState {
                 wasi: wasi.build(),
                 table: ResourceTable::new(),
                 tracing,
-                http: crate::http::PluginHttp::new(self.http.clone())
-                    .with_deadline(self.config.deadline.map(|d| Instant::now() + d)),
+                http: WasiHttpCtx::new(),
                 cache: plugin.cache.clone(),
                 calls: Calls {
                     runtime: self.clone(),
-                    depth,
+                    depth: invocation.call_depth,
                 },
                 limits: limits.build(),
             },
         );
         store.limiter(|s| &mut s.limits);
-        if let Some(fuel) = self.config.fuel {
+        // What one host call may copy out of the guest (wasmtime's hostcall
+        // fuel): a list of strings that all point at the same bytes is
+        // counted in full, so it cannot make the host allocate without bound.
+        store
+            .set_hostcall_fuel(usize::try_from(plugin.limits.max_call_bytes).unwrap_or(usize::MAX));
+        if let Some(fuel) = invocation.fuel {
             // Cannot fail: fuel consumption is enabled whenever fuel is set.
             let _ = store.set_fuel(fuel);
         }
-        if let Some(deadline) = self.config.deadline {
-            let ticks = deadline.as_millis().div_ceil(EPOCH_TICK.as_millis()).max(1);
+        if let Some(left) = invocation.budget.time_left() {
+            let ticks = left.as_millis().div_ceil(EPOCH_TICK.as_millis()).max(1);
             store.set_epoch_deadline(ticks as u64);
         }
         store
     }
 
-    /// [`Runtime::invoke`], `depth` plugin calls down.
-    fn invoke(
+    /// Runs `plugin`'s handler (or WASI command) for one invocation.
+    pub(crate) fn invoke(
         self: &Arc<Self>,
         plugin: &Plugin,
         input: &str,
-        parent: &Context,
-        depth: u32,
-    ) -> Result<String, InvocationError> {
-        let export = match plugin.entry {
-            Entry::Handler(_) => "wasmtrace:tracing/handler.handle",
-            Entry::Command(_) => "wasi:cli/run.run",
-            Entry::Proxy(_) => {
-                return Err(InvocationError::Failed(format!(
+        invocation: Invocation,
+    ) -> Finished {
+        let export = if plugin.exports.handler.is_some() {
+            "wasmtrace:plugin/handler.handle"
+        } else if plugin.exports.command.is_some() {
+            "wasi:cli/run.run"
+        } else {
+            return Finished {
+                outcome: Err(InvocationError::Failed(format!(
                     "plugin {:?} serves HTTP (it exports wasi:http/incoming-handler): run it with `wasmtrace serve`",
                     plugin.identity.name
-                )));
-            }
+                ))),
+                budget: invocation.budget,
+                fuel: invocation.fuel,
+            };
         };
-        let (mut store, cx) = self.begin_invocation(plugin, parent, depth, export);
-        let result = match &plugin.entry {
-            Entry::Handler(pre) => pre
-                .instantiate(&mut store)
-                .and_then(|p| p.wasmtrace_tracing_handler().call_handle(&mut store, input)),
-            Entry::Command(pre) => pre.instantiate(&mut store).and_then(|c| {
+        let (mut store, cx) = self.begin_invocation(plugin, invocation, export);
+        let result = if let Some(index) = &plugin.exports.handler {
+            call_handler(&plugin.exports.pre, index, &mut store, input)
+        } else {
+            let pre = plugin.exports.command.as_ref().expect("checked above");
+            pre.instantiate(&mut store).and_then(|c| {
                 c.wasi_cli_run()
                     .call_run(&mut store)
                     .map(|r| r.map(|()| String::new()).map_err(|()| String::new()))
-            }),
-            Entry::Proxy(_) => unreachable!("refused above"),
+            })
         };
-        let command = matches!(plugin.entry, Entry::Command(_));
+        let command = plugin.exports.handler.is_none();
         self.finish_invocation(store, &cx, result, command)
     }
 
     /// A fresh store for `plugin` whose guest spans nest under a new
-    /// invocation span (`invoke <plugin>`, a child of `parent`); returns the
-    /// store and the invocation span's context. End it with
-    /// [`Shared::finish_invocation`].
+    /// invocation span (`invoke <plugin>`, a child of the invocation's
+    /// parent); returns the store and the invocation span's context. End
+    /// it with [`Shared::finish_invocation`].
     pub(crate) fn begin_invocation(
         self: &Arc<Self>,
         plugin: &Plugin,
-        parent: &Context,
-        depth: u32,
+        invocation: Invocation,
         export: &'static str,
     ) -> (Store<PluginState>, Context) {
+        let mut store = self.new_store(plugin, &invocation);
+        let Some(parent) = invocation.parent else {
+            // Untraced (past the span budget): the guest's spans are
+            // refused too, so nothing they record is lost.
+            store
+                .data_mut()
+                .tracing
+                .set_parent_at_depth(Context::new(), invocation.span_depth);
+            return (store, Context::new());
+        };
         let id = &plugin.identity;
         let mut attributes = vec![
             KeyValue::new(crate::sampling::ATTR_PLUGIN_NAME, id.name.clone()),
@@ -553,10 +579,12 @@ impl Shared {
         if let Some(v) = &id.version {
             attributes.push(KeyValue::new("wasmtrace.plugin.version", v.clone()));
         }
-        if depth > 0 {
-            attributes.push(KeyValue::new("wasmtrace.call.depth", i64::from(depth)));
+        if invocation.call_depth > 0 {
+            attributes.push(KeyValue::new(
+                "wasmtrace.call.depth",
+                i64::from(invocation.call_depth),
+            ));
         }
-        let mut store = self.new_store(plugin, depth);
         attributes.push(KeyValue::new(
             crate::identity::ATTR_INSTANCE_ID,
             store.data().tracing.instance_id().to_owned(),
@@ -567,9 +595,12 @@ impl Shared {
             .span_builder(format!("invoke {}", id.name))
             .with_kind(SpanKind::Internal)
             .with_attributes(attributes)
-            .start_with_context(&self.host_tracer, parent);
+            .start_with_context(&self.host_tracer, &parent);
         let cx = parent.with_span(span);
-        store.data_mut().tracing.set_parent(cx.clone());
+        store
+            .data_mut()
+            .tracing
+            .set_parent_at_depth(cx.clone(), invocation.span_depth);
         (store, cx)
     }
 
@@ -583,17 +614,19 @@ impl Shared {
         cx: &Context,
         result: wasmtime::Result<Result<String, String>>,
         command: bool,
-    ) -> Result<String, InvocationError> {
+    ) -> Finished {
         let span = cx.span();
+        let max_message = store.data().tracing.table.limits.max_attribute_value_length;
         let outcome = match result {
             Ok(Ok(output)) => Ok(output),
             Ok(Err(message)) if command && message.is_empty() => Err(InvocationError::Exit(1)),
-            Ok(Err(message)) => Err(InvocationError::Failed(message)),
+            Ok(Err(message)) => Err(InvocationError::Failed(truncate(message, max_message))),
             Err(err) => match err.downcast_ref::<I32Exit>() {
                 Some(I32Exit(0)) => Ok(String::new()),
                 Some(I32Exit(code)) => Err(InvocationError::Exit(*code)),
                 None => {
-                    let failure = classify_failure(&err);
+                    let mut failure = GuestFailure::from_error(&err);
+                    failure.message = truncate(failure.message, max_message);
                     let ended = store.data_mut().tracing.end_open_spans(&failure);
                     span.set_attribute(KeyValue::new("wasmtrace.open_spans_ended", ended as i64));
                     span.add_event("exception", failure.exception_attributes());
@@ -601,7 +634,6 @@ impl Shared {
                 }
             },
         };
-        // Spans the guest never ended (a leaked handle) end with the store.
         match &outcome {
             Ok(_) => span.set_attribute(KeyValue::new("wasmtrace.outcome", "ok")),
             Err(e) => {
@@ -613,39 +645,35 @@ impl Shared {
                 span.set_status(Status::error(e.to_string()));
             }
         }
+        let fuel = store.get_fuel().ok();
+        let state = store.data_mut();
+        let budget = state.tracing.table.budget.clone();
+        // Spans the guest never ended end with the store, before the
+        // invocation span does.
+        state.tracing.table.end_open_spans(None);
+        state.tracing.table.flush_stats();
         drop(store);
         span.end();
-        outcome
+        Finished {
+            outcome,
+            budget,
+            fuel,
+        }
     }
 }
 
-/// Describes why a call into the guest failed, for spans and the CLI.
-fn classify_failure(err: &wasmtime::Error) -> GuestFailure {
-    let backtrace = err
-        .downcast_ref::<WasmBacktrace>()
-        .map(|bt| bt.to_string())
-        .filter(|bt| !bt.trim().is_empty());
-    let (kind, message) = match err.downcast_ref::<Trap>() {
-        Some(Trap::OutOfFuel) => ("wasm.out_of_fuel", "the plugin ran out of fuel".to_owned()),
-        Some(Trap::Interrupt) => (
-            "wasm.deadline_exceeded",
-            "the plugin passed its deadline".to_owned(),
-        ),
-        Some(trap) => ("wasm.trap", trap.to_string()),
-        None => {
-            let text = format!("{err:#}");
-            if text.contains("growing memory") {
-                ("wasm.memory_limit", text)
-            } else {
-                ("wasm.error", text)
-            }
-        }
-    };
-    GuestFailure {
-        kind: kind.to_owned(),
-        message,
-        backtrace,
-    }
+/// Instantiates the plugin and calls its `handle` export.
+fn call_handler(
+    pre: &InstancePre<PluginState>,
+    index: &ComponentExportIndex,
+    store: &mut Store<PluginState>,
+    input: &str,
+) -> wasmtime::Result<Result<String, String>> {
+    let instance = pre.instantiate(&mut *store)?;
+    let handle =
+        instance.get_typed_func::<(&str,), (Result<String, String>,)>(&mut *store, index)?;
+    let (result,) = handle.call(&mut *store, (input,))?;
+    Ok(result)
 }
 
 impl Plugin {
@@ -655,16 +683,12 @@ impl Plugin {
     }
 
     /// Its `wasi:http/incoming-handler` export, if it is an HTTP proxy.
-    pub(crate) fn proxy_pre(
-        &self,
-    ) -> Option<&wasmtime_wasi_http::p2::bindings::sync::ProxyPre<PluginState>> {
-        match &self.entry {
-            Entry::Proxy(pre) => Some(pre),
-            _ => None,
-        }
+    pub(crate) fn proxy_pre(&self) -> Option<&ProxyPre<PluginState>> {
+        self.exports.proxy.as_ref()
     }
 
-    /// Gives this plugin its own limits, for its next invocations.
+    /// Gives this plugin its own limits, for its next invocations (every
+    /// limit, per-span ones included).
     pub fn set_limits(&mut self, limits: Limits) {
         self.limits = Arc::new(limits);
     }
@@ -684,7 +708,8 @@ impl Plugin {
         self.stats.clone()
     }
 
-    /// What its guests recorded, and what the limits dropped, so far.
+    /// What its guests recorded, and what was dropped, so far (counted
+    /// when each invocation ends).
     pub fn stats(&self) -> &TracingStats {
         &self.stats
     }

@@ -582,7 +582,7 @@ fn limits_from_flags_and_file_hold_and_are_reported() {
     );
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("warning: limits dropped 2 of 4 spans"),
+        stderr(&out).contains("4 spans started, 2 ended, 2 dropped"),
         "{}",
         stderr(&out)
     );

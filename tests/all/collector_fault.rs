@@ -4,14 +4,15 @@
 
 use opentelemetry::Context;
 use opentelemetry_otlp::Protocol;
-use opentelemetry_sdk::trace::BatchConfigBuilder;
 use std::time::{Duration, Instant};
-use wasmtrace::telemetry::{Telemetry, TracesExporter};
+use wasmtrace::telemetry::{QueueConfig, Telemetry, TracesExporter};
 use wasmtrace::{Runtime, RuntimeConfig};
 use wasmtrace_test_artifacts::QUICKSTART;
 use wasmtrace_test_support::OtlpReceiver;
 
 const QUEUE: usize = 512;
+/// Host spans (the invocation spans) have room of their own.
+const HOST_RESERVE: usize = QUEUE / 4;
 const BATCH: usize = 64;
 const SPANS_PER_CALL: usize = 5;
 
@@ -27,17 +28,21 @@ fn collector_restart_keeps_guest_latency_and_delivers_the_queue() {
     let telemetry = Telemetry::builder("fault-test", "0")
         .with_exporter(TracesExporter::Otlp(Protocol::HttpBinary))
         .with_endpoint(rx.http_traces_url())
-        .with_batch_config(
-            BatchConfigBuilder::default()
-                .with_max_queue_size(QUEUE)
-                .with_max_export_batch_size(BATCH)
-                .with_scheduled_delay(Duration::from_millis(20))
-                .build(),
-        )
+        .with_queue_config(QueueConfig {
+            max_queue_size: QUEUE,
+            host_reserve: HOST_RESERVE,
+            max_export_batch_size: BATCH,
+            scheduled_delay: Duration::from_millis(20),
+            ..QueueConfig::default()
+        })
         .build()
         .unwrap();
     let delivery = telemetry.delivery_handle();
-    let runtime = Runtime::new(telemetry.provider(), RuntimeConfig::default()).unwrap();
+    let config = RuntimeConfig {
+        delivery: Some(delivery.clone()),
+        ..RuntimeConfig::default()
+    };
+    let runtime = Runtime::new(telemetry.provider(), config).unwrap();
     let plugin = runtime.load_file(QUICKSTART.as_ref()).unwrap();
     let call = |n: usize| -> Vec<Duration> {
         (0..n)
@@ -79,7 +84,7 @@ fn collector_restart_keeps_guest_latency_and_delivers_the_queue() {
         "nothing queued while down arrived after the restart"
     );
     assert!(
-        arrived <= QUEUE + BATCH,
+        arrived <= QUEUE + HOST_RESERVE + BATCH,
         "{arrived} arrived, more than the queue could hold"
     );
     assert_eq!(delivery.delivered(), (40 * SPANS_PER_CALL + arrived) as u64);
@@ -87,6 +92,13 @@ fn collector_restart_keeps_guest_latency_and_delivers_the_queue() {
         delivery.undelivered(),
         (produced - arrived) as u64,
         "the rest is counted"
+    );
+    // ... and charged to the plugin whose spans they were (its invocation
+    // spans are the host's, counted under its name too).
+    assert_eq!(
+        plugin.stats().spans_lost(),
+        (produced - arrived) as u64,
+        "per plugin"
     );
     // Guests did not wait for the collector: the median call while it was
     // down is within a small factor of the median call while it was up

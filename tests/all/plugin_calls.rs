@@ -73,7 +73,7 @@ fn an_unknown_plugin_is_an_error_the_caller_sees() {
     let (code, stderr, spans) = run_caller("nobody|x");
     assert_eq!(code, Some(1), "{stderr}");
     assert!(
-        stderr.contains("no plugin named \"nobody\" is registered"),
+        stderr.contains("no plugin named \"nobody\" is loaded"),
         "{stderr}"
     );
     let tree = SpanTree::new(&spans);

@@ -27,7 +27,7 @@ fn snapshot_of_the_request_handler_is_stable_across_runs() {
 
 /// What `snapshot_of_the_request_handler_is_stable_across_runs` expects:
 /// no ids, no times, per-instance values redacted.
-const SNAPSHOT: &str = r#"invoke request-handler [Internal] wasmtrace.export="wasmtrace:tracing/handler.handle" wasmtrace.outcome="ok" wasmtrace.plugin.name="request-handler" wasmtrace.plugin.version="0.1.0"
+const SNAPSHOT: &str = r#"invoke request-handler [Internal] wasmtrace.export="wasmtrace:plugin/handler.handle" wasmtrace.outcome="ok" wasmtrace.plugin.name="request-handler" wasmtrace.plugin.version="0.1.0"
   handle_request [Internal] request.defaulted=false request.size=8 request_id=<redacted>
     validate_request [Internal] validation.lines=1
     process_business_logic [Internal] items_processed=1 order.total_cents=500 order.units=2 processing_status="success"

@@ -277,8 +277,10 @@ fn instantiate(c: &mut Criterion, pipeline: &Pipeline) {
         let propagators = std::sync::Arc::new(wasmtrace::Propagators::from_env());
         group.bench_function(name, |b| {
             b.iter(|| {
-                let tracing =
-                    WasmtraceCtx::from_tracer(tracer.clone(), &identity, propagators.clone());
+                let tracing = WasmtraceCtx::builder(&pipeline.provider, &identity)
+                    .with_tracer(tracer.clone())
+                    .with_propagators(propagators.clone())
+                    .build();
                 let mut store = Store::new(&engine, BenchState::new(tracing));
                 pre.instantiate(&mut store).expect("instantiating");
                 // Tearing down is part of the cost.

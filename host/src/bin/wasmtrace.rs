@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand};
 use opentelemetry::Context;
 use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry::trace::TraceContextExt;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -145,6 +146,7 @@ impl PluginOptions {
             limits,
             cache: Default::default(),
             allowed_http_hosts: self.allow_http.clone(),
+            delivery: Some(telemetry.delivery_handle()),
         };
         let runtime = Runtime::new(telemetry.provider(), config)?;
         let metrics = PluginMetrics::new(&telemetry.meter_provider().meter("wasmtrace"));
@@ -230,7 +232,7 @@ fn serve_until_stopped(
     limits: Limits,
 ) -> anyhow::Result<()> {
     let (runtime, plugin) = args.options.load(&args.plugin, telemetry, limits)?;
-    let server = Arc::new(wasmtrace::serve::HttpServer::new(&runtime, &plugin)?);
+    let server = Arc::new(wasmtrace::http::HttpServer::new(&runtime, &plugin)?);
     let tokio = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -245,7 +247,7 @@ fn serve_until_stopped(
         anyhow::Ok(())
     });
     // Handlers still running past the grace period are abandoned.
-    tokio.shutdown_timeout(wasmtrace::serve::SHUTDOWN_GRACE);
+    tokio.shutdown_timeout(wasmtrace::http::SHUTDOWN_GRACE);
     served
 }
 
@@ -281,13 +283,7 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     // The embedded default's overhead summary (over OTLP, the same numbers
     // are metrics).
     if let Some(stats) = stats.filter(|_| console) {
-        eprintln!(
-            "tracing: {} spans started, {} ended, {} dropped; {:.1?} in tracing calls",
-            stats.spans_started(),
-            stats.spans_ended(),
-            stats.spans_dropped(),
-            stats.tracing_time()
-        );
+        eprintln!("tracing: {}", stats.summary());
     }
     if delivery.undelivered() > 0 {
         eprintln!(
@@ -298,7 +294,13 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     }
     let code = match result {
         Ok(output) => {
-            println!("{output}");
+            // A reader that went away (`| head`) is not an error of ours.
+            let mut stdout = std::io::stdout().lock();
+            match writeln!(stdout, "{output}").and_then(|()| stdout.flush()) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+                Err(e) => eprintln!("warning: writing the output: {e}"),
+            }
             ExitCode::SUCCESS
         }
         Err(RunError::Invocation(InvocationError::Exit(code))) => {
@@ -339,12 +341,10 @@ fn invoke(
     *stats_out = Some(plugin.stats_handle());
     let result = runtime.invoke(&plugin, &args.input, &parent);
     let stats = plugin.stats();
-    if stats.spans_dropped() > 0 || stats.contexts_dropped() > 0 {
+    if stats.anything_dropped() && !matches!(telemetry.exporter(), TracesExporter::Console) {
         eprintln!(
-            "warning: limits dropped {} of {} spans and {} context handles",
-            stats.spans_dropped(),
-            stats.spans_started(),
-            stats.contexts_dropped()
+            "warning: limits dropped some telemetry: {}",
+            stats.summary()
         );
     }
     result.map_err(RunError::Invocation)

@@ -1,9 +1,11 @@
 //! The `cache` capability: a bounded in-memory key/value store per plugin,
 //! shared by its invocations, where every operation is a host span under the
-//! guest's current span (the guide's "Integration with Cache").
+//! context the guest names (the guide's "Integration with Cache").
 
-use crate::bindings::cache::Host;
+use crate::bindings::plugin::cache::Host;
+use crate::bindings::telemetry::types::Context;
 use crate::ctx::WasmtraceCtx;
+use crate::guest::convert::truncate;
 use lru::LruCache;
 use opentelemetry::KeyValue;
 use opentelemetry::trace::{Span as _, SpanKind, Status, Tracer};
@@ -154,46 +156,46 @@ pub(crate) struct CacheCtx<'a> {
 }
 
 impl CacheCtx<'_> {
-    /// Runs `op` inside a host span named `name`, a child of the guest's
-    /// current span, when the invocation's span budget allows one.
+    /// Runs `op` inside a host span named `name`, a child of the span in
+    /// `context`, when the span table admits one.
     fn traced<R>(
         &mut self,
+        context: Context,
         name: &'static str,
         key: &str,
         op: impl FnOnce(&PluginCache) -> (R, Vec<KeyValue>, Option<String>),
     ) -> R {
-        let Some(parent) = self.tracing.admit_host_span() else {
+        let table = &mut self.tracing.table;
+        let Some(parent) = table.admit_host_span(Some(context)) else {
             return op(self.cache).0;
         };
-        let key = crate::limits::truncate(
-            key.to_owned(),
-            self.tracing.limits.max_attribute_value_length,
-        );
+        let key = truncate(key.to_owned(), table.limits.max_attribute_value_length);
         let mut span = self
             .cache
             .tracer
             .span_builder(name)
             .with_kind(SpanKind::Internal)
-            // Which plugin instance asked (DESIGN.md §9), as on its own spans.
+            // Which plugin instance asked (docs/DESIGN.md §9), as on its own
+            // spans.
             .with_attributes(
                 std::iter::once(KeyValue::new("cache.key", key))
-                    .chain(self.tracing.identity_attributes.iter().cloned()),
+                    .chain(table.identity().iter().cloned()),
             )
-            .start_with_context(&self.cache.tracer, &parent);
+            .start_with_context(&self.cache.tracer, &parent.cx);
         let (result, attributes, error) = op(self.cache);
         span.set_attributes(attributes);
         if let Some(message) = error {
             span.set_status(Status::error(message));
         }
         span.end();
-        self.tracing.stats.span_ended();
+        table.host_span_ended();
         result
     }
 }
 
 impl Host for CacheCtx<'_> {
-    fn get(&mut self, key: String) -> Option<Vec<u8>> {
-        self.traced("cache.get", &key, |cache| {
+    fn get(&mut self, context: Context, key: String) -> Option<Vec<u8>> {
+        self.traced(context, "cache.get", &key, |cache| {
             let value = cache.get(&key);
             let mut attributes = vec![KeyValue::new("cache.hit", value.is_some())];
             if let Some(v) = &value {
@@ -203,18 +205,16 @@ impl Host for CacheCtx<'_> {
         })
     }
 
-    fn put(&mut self, key: String, value: Vec<u8>, ttl_ms: Option<u64>) {
+    fn put(&mut self, context: Context, key: String, value: Vec<u8>, ttl_ms: Option<u32>) {
         let span_key = key.clone();
-        self.traced("cache.put", &span_key, |cache| {
+        self.traced(context, "cache.put", &span_key, |cache| {
             let size = value.len() as i64;
             let mut attributes = vec![KeyValue::new("cache.item.size", size)];
             if let Some(ttl) = ttl_ms {
-                attributes.push(KeyValue::new(
-                    "cache.ttl_ms",
-                    i64::try_from(ttl).unwrap_or(i64::MAX),
-                ));
+                attributes.push(KeyValue::new("cache.ttl_ms", i64::from(ttl)));
             }
-            let error = match cache.put(key, value, ttl_ms.map(Duration::from_millis)) {
+            let ttl = ttl_ms.map(|ms| Duration::from_millis(u64::from(ms)));
+            let error = match cache.put(key, value, ttl) {
                 PutOutcome::Stored { evicted } => {
                     attributes.push(KeyValue::new("cache.evicted", evicted as i64));
                     None
@@ -231,8 +231,8 @@ impl Host for CacheCtx<'_> {
         });
     }
 
-    fn delete(&mut self, key: String) -> bool {
-        self.traced("cache.delete", &key, |cache| {
+    fn delete(&mut self, context: Context, key: String) -> bool {
+        self.traced(context, "cache.delete", &key, |cache| {
             let deleted = cache.delete(&key);
             (deleted, vec![KeyValue::new("cache.deleted", deleted)], None)
         })

@@ -1,6 +1,6 @@
 //! The allow list and the traced `send_request` hook.
 
-use crate::propagation::Propagators;
+use crate::ctx::WasmtraceCtx;
 use bytes::Bytes;
 use http::uri::{Authority, Scheme};
 use http::{HeaderName, HeaderValue, Request, Response};
@@ -12,11 +12,8 @@ use opentelemetry_sdk::trace::SdkTracer;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::Poll;
-use std::time::{Duration, Instant};
-use wasmtime::component::ResourceTable;
-use wasmtime_wasi_http::{
-    Error, RequestOptions, WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks,
-};
+use std::time::Duration;
+use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 
 /// Which hosts plugins may send HTTP requests to.
 ///
@@ -88,15 +85,17 @@ impl AllowedHosts {
     }
 }
 
-/// wasmtime-wasi-http hooks that trace every outgoing request and enforce an
-/// [`AllowedHosts`] list.
+/// How a store's outbound `wasi:http` requests are traced and which hosts
+/// they may reach. Cheap to clone; give it to
+/// [`WasmtraceCtxBuilder::with_outbound_http`](crate::WasmtraceCtxBuilder::with_outbound_http):
+/// the store's [`WasmtraceCtx`] is then its `WasiHttpHooks`.
 ///
 /// For each request, a [`SpanKind::Client`] span named after the method
-/// (`GET`, or `HTTP` for a non-standard one) starts as a child of the parent
-/// set with [`OutboundHttp::set_parent`] (the guest's current span), with
-/// `http.request.method`, `url.full` (user info redacted), `server.address`
-/// and `server.port`; the trace headers of that span are written into the
-/// request, replacing any the guest set. Then:
+/// (`GET`, or `HTTP` for a non-standard one) starts as a child of the
+/// guest's current context, admitted by the store's span budget like the
+/// guest's own spans, with `http.request.method`, `url.full` (user info
+/// redacted), `server.address` and `server.port`; the trace headers of that
+/// span are written into the request, replacing any the guest set. Then:
 ///
 /// - a host not on the list: the request is not sent, the guest gets
 ///   `HTTP-request-denied`, and the span has status Error and
@@ -109,16 +108,13 @@ impl AllowedHosts {
 ///
 /// The span stays open while the guest reads the response body and ends when
 /// the body is complete (then `http.response.body.size` is the number of
-/// bytes received), fails, or is dropped unread.
+/// bytes received), fails, or is dropped unread. Every timeout is bounded by
+/// the invocation's deadline: a guest blocked in the host cannot be
+/// interrupted by the epoch deadline, so the host times the request out.
 #[derive(Clone)]
 pub struct OutboundHttp {
     tracer: SdkTracer,
-    propagators: Arc<Propagators>,
     allowed: Arc<AllowedHosts>,
-    parent: Context,
-    /// The invocation's wall-clock deadline: a request may not outlive it
-    /// (the epoch deadline cannot interrupt a guest blocked in the host).
-    deadline: Option<Instant>,
 }
 
 impl std::fmt::Debug for OutboundHttp {
@@ -130,70 +126,12 @@ impl std::fmt::Debug for OutboundHttp {
 }
 
 impl OutboundHttp {
-    /// Hooks recording client spans with `tracer`, injecting trace headers
-    /// with `propagators`, and sending only to `allowed` hosts.
-    pub fn new(
-        tracer: SdkTracer,
-        propagators: Arc<Propagators>,
-        allowed: Arc<AllowedHosts>,
-    ) -> Self {
+    /// Client spans recorded with `tracer`, requests sent only to `allowed`
+    /// hosts.
+    pub fn new(tracer: SdkTracer, allowed: AllowedHosts) -> Self {
         Self {
             tracer,
-            propagators,
-            allowed,
-            parent: Context::new(),
-            deadline: None,
-        }
-    }
-
-    /// Sets the context the next requests' client spans are children of.
-    pub fn set_parent(&mut self, parent: Context) {
-        self.parent = parent;
-    }
-
-    /// The hosts requests may go to.
-    pub fn allowed(&self) -> &AllowedHosts {
-        &self.allowed
-    }
-}
-
-/// The `wasi:http` state of one plugin store: wasmtime-wasi-http's context
-/// and the tracing hooks.
-#[derive(Debug)]
-pub struct PluginHttp {
-    ctx: WasiHttpCtx,
-    hooks: OutboundHttp,
-}
-
-impl PluginHttp {
-    /// State for one store, sending through `hooks`.
-    pub fn new(hooks: OutboundHttp) -> Self {
-        Self {
-            ctx: WasiHttpCtx::new(),
-            hooks,
-        }
-    }
-
-    /// Bounds every request of this store by `deadline`: its connection,
-    /// its response head and each wait between body frames time out then.
-    #[must_use]
-    pub fn with_deadline(mut self, deadline: Option<Instant>) -> Self {
-        self.hooks.deadline = deadline;
-        self
-    }
-
-    /// The view wasmtime-wasi-http works on; `current` is the guest's
-    /// current context, which requests made through this view nest under.
-    pub fn view<'a>(
-        &'a mut self,
-        table: &'a mut ResourceTable,
-        current: &Context,
-    ) -> WasiHttpCtxView<'a> {
-        self.hooks.set_parent(current.clone());
-        WasiHttpCtxView {
-            ctx: &mut self.ctx,
-            table,
-            hooks: &mut self.hooks,
+            allowed: Arc::new(allowed),
         }
     }
 }
@@ -211,7 +149,7 @@ type SendResult = Result<
     Error,
 >;
 
-impl WasiHttpHooks for OutboundHttp {
+impl WasiHttpHooks for WasmtraceCtx {
     fn send_request(
         &mut self,
         mut request: Request<WasiBody>,
@@ -219,6 +157,9 @@ impl WasiHttpHooks for OutboundHttp {
         fut: Box<dyn Future<Output = Result<(), Error>> + Send>,
     ) -> Box<dyn Future<Output = SendResult> + Send> {
         drop(fut);
+        let Some(http) = self.http.clone() else {
+            return Box::new(async { Err(Error::HttpRequestDenied) });
+        };
         let uri = request.uri();
         let https = uri.scheme() == Some(&Scheme::HTTPS);
         let default_port = if https { 443 } else { 80 };
@@ -255,15 +196,24 @@ impl WasiHttpHooks for OutboundHttp {
         } else {
             "HTTP".to_owned()
         };
-        let span = self
-            .tracer
-            .span_builder(name)
-            .with_kind(SpanKind::Client)
-            .with_attributes(attributes)
-            .start_with_context(&self.tracer, &self.parent);
-        let span = ClientSpan::new(self.parent.with_span(span));
+        let table = &mut self.table;
+        let span = match table.admit_host_span(None) {
+            Some(parent) => {
+                table.host_span_ended();
+                let span = http
+                    .tracer
+                    .span_builder(name)
+                    .with_kind(SpanKind::Client)
+                    .with_attributes(attributes)
+                    .start_with_context(&http.tracer, &parent.cx);
+                ClientSpan::new(parent.cx.with_span(span))
+            }
+            // Past the span budget the request still goes, untraced, and
+            // carries the guest's current context on.
+            None => ClientSpan::new(table.current_context()),
+        };
 
-        if !self.allowed.allows(&host, port, default_port) {
+        if !http.allowed.allows(&host, port, default_port) {
             let allow = if port == default_port {
                 host.clone()
             } else {
@@ -278,9 +228,7 @@ impl WasiHttpHooks for OutboundHttp {
             return Box::new(async { Err(Error::HttpRequestDenied) });
         }
 
-        let remaining = self
-            .deadline
-            .map(|d| d.saturating_duration_since(Instant::now()));
+        let remaining = table.budget.time_left();
         if remaining.is_some_and(|r| r.is_zero()) {
             span.fail(
                 "ConnectionTimeout",
@@ -290,7 +238,7 @@ impl WasiHttpHooks for OutboundHttp {
         }
         let options = bound_options(options, remaining);
 
-        for (key, value) in self.propagators.inject(&span.cx) {
+        for (key, value) in table.propagators.inject(&span.cx) {
             if let (Ok(k), Ok(v)) = (HeaderName::try_from(key), HeaderValue::try_from(value)) {
                 request.headers_mut().insert(k, v);
             }
@@ -299,9 +247,10 @@ impl WasiHttpHooks for OutboundHttp {
         Box::new(async move {
             let sent = wasmtime_wasi_http::default_send_request(request, options);
             // Connecting and waiting for the head each have the remaining
-            // time; together they must not have more.
+            // time; together they must not have more (give or take a grace
+            // that lets the more specific timeout of the two report first).
             let sent = match remaining {
-                Some(r) => tokio::time::timeout(r, sent)
+                Some(r) => tokio::time::timeout(r + Duration::from_millis(50), sent)
                     .await
                     .unwrap_or(Err(Error::ConnectionTimeout)),
                 None => sent.await,

@@ -1,5 +1,6 @@
-//! Contexts and carriers: the host side of the `propagation` interface, and
-//! the propagators chosen with `OTEL_PROPAGATORS`.
+//! The propagators chosen with `OTEL_PROPAGATORS`, which read and write
+//! carriers for the guests' `propagation` interface, the server and the
+//! outbound client.
 //!
 //! The propagators are our own, written to the letter of the W3C specs:
 //! [`w3c`] (Trace Context Level 1, `tracecontext`), [`baggage`] (W3C
@@ -14,24 +15,18 @@ pub use baggage::BaggagePropagator;
 pub use w3c::TraceContextPropagator;
 pub use x_trace_id::XTraceIdPropagator;
 
-use crate::bindings::propagation::{Host, HostContext, HostContextGuard};
-use crate::bindings::types::SpanContext as WitSpanContext;
-use crate::ctx::{Active, ActiveKey, REFUSED, WasmtraceCtx};
+pub(crate) use baggage::with_entries as baggage_with_entries;
+
 use opentelemetry::Context;
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
 use opentelemetry::trace::TraceContextExt;
-use wasmtime::component::Resource;
+
+/// The longest `tracestate` read from a guest (32 members of W3C's longest
+/// keys and values fit with room to spare).
+pub(crate) const MAX_TRACESTATE_LEN: u32 = 16_384;
 
 /// `OTEL_PROPAGATORS`: which propagators carriers are read and written with.
 pub const OTEL_PROPAGATORS: &str = "OTEL_PROPAGATORS";
-
-/// The host representation of a guest `context` handle.
-#[derive(Debug)]
-pub struct GuestContext;
-
-/// The host representation of a guest `context-guard` handle.
-#[derive(Debug)]
-pub struct GuestContextGuard;
 
 /// The propagators used to inject into and extract from carriers: W3C Trace
 /// Context and W3C Baggage by default, as OTel specifies; `xtraceid` (the
@@ -182,104 +177,6 @@ impl Extractor for CarrierRef<'_> {
         (!all.is_empty()).then_some(all)
     }
 }
-
-impl WasmtraceCtx {
-    /// A new context handle, or an empty one past the limit.
-    fn new_context(&mut self, cx: Context) -> Resource<GuestContext> {
-        if self.contexts.len() >= self.limits.max_contexts as usize {
-            self.stats.context_dropped();
-            return Resource::new_own(REFUSED);
-        }
-        Resource::new_own(self.contexts.insert(cx) as u32)
-    }
-
-    fn context(&self, handle: &Resource<GuestContext>) -> Context {
-        self.contexts
-            .get(handle.rep() as usize)
-            .cloned()
-            .unwrap_or_default()
-    }
-}
-
-impl HostContext for WasmtraceCtx {
-    fn current(&mut self) -> Resource<GuestContext> {
-        let cx = self.current_context().clone();
-        self.new_context(cx)
-    }
-
-    fn extract(&mut self, carrier: Vec<(String, String)>) -> Resource<GuestContext> {
-        let cx = self.propagators.extract(&carrier);
-        self.new_context(cx)
-    }
-
-    fn inject(&mut self, handle: Resource<GuestContext>) -> Vec<(String, String)> {
-        self.propagators.inject(&self.context(&handle))
-    }
-
-    fn span_context(&mut self, handle: Resource<GuestContext>) -> WitSpanContext {
-        self.context(&handle).span().span_context().into()
-    }
-
-    fn attach(&mut self, handle: Resource<GuestContext>) -> Resource<GuestContextGuard> {
-        // Attached contexts count towards the nesting depth: a guest that
-        // attaches in a loop must not grow the stack without bound.
-        let depth = self.current_depth() + 1;
-        if depth > self.limits.max_depth || self.active.len() >= self.limits.max_depth as usize {
-            self.stats.context_dropped();
-            return Resource::new_own(REFUSED);
-        }
-        let cx = self.context(&handle);
-        let id = self.next_guard();
-        self.active.push(Active {
-            key: ActiveKey::Guard(id),
-            cx,
-            depth,
-        });
-        Resource::new_own(id)
-    }
-
-    fn baggage(&mut self, handle: Resource<GuestContext>) -> Vec<(String, String)> {
-        use opentelemetry::baggage::BaggageExt;
-        self.context(&handle)
-            .baggage()
-            .iter()
-            .map(|(k, (v, _))| (k.to_string(), v.to_string()))
-            .collect()
-    }
-
-    fn with_baggage(
-        &mut self,
-        handle: Resource<GuestContext>,
-        entries: Vec<(String, String)>,
-    ) -> Resource<GuestContext> {
-        use opentelemetry::baggage::BaggageExt;
-        let cx = self.context(&handle);
-        // Names must be W3C tokens; entries past W3C's limits (64 entries,
-        // 8192 bytes as encoded) are dropped.
-        let baggage = baggage::with_entries(cx.baggage(), entries);
-        let cx = cx.with_baggage(baggage);
-        self.new_context(cx)
-    }
-
-    fn drop(&mut self, handle: Resource<GuestContext>) -> wasmtime::Result<()> {
-        let rep = handle.rep() as usize;
-        if self.contexts.contains(rep) {
-            self.contexts.remove(rep);
-        }
-        Ok(())
-    }
-}
-
-impl HostContextGuard for WasmtraceCtx {
-    fn drop(&mut self, handle: Resource<GuestContextGuard>) -> wasmtime::Result<()> {
-        self.deactivate(ActiveKey::Guard(handle.rep()));
-        Ok(())
-    }
-}
-
-impl Host for WasmtraceCtx {}
-
-impl crate::bindings::types::Host for WasmtraceCtx {}
 
 #[cfg(test)]
 mod tests {

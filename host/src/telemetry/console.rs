@@ -4,7 +4,7 @@ use opentelemetry::Value;
 use opentelemetry::trace::{SpanId, Status, TraceId};
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -92,26 +92,30 @@ impl SpanExporter for ConsoleTreeExporter {
     }
 }
 
-/// Renders spans as one tree per trace, children in start order.
+/// Renders spans as one tree per trace, children in start order. Iterative:
+/// a trace as deep as a guest can make it renders without recursion.
 pub fn render_traces(spans: &[SpanData]) -> String {
-    let mut traces: Vec<TraceId> = Vec::new();
+    let mut order: Vec<TraceId> = Vec::new();
+    let mut traces: HashMap<TraceId, Vec<&SpanData>> = HashMap::new();
     for s in spans {
-        if !traces.contains(&s.span_context.trace_id()) {
-            traces.push(s.span_context.trace_id());
-        }
+        let trace_id = s.span_context.trace_id();
+        traces
+            .entry(trace_id)
+            .or_insert_with(|| {
+                order.push(trace_id);
+                Vec::new()
+            })
+            .push(s);
     }
     let mut out = String::new();
-    for trace_id in traces {
-        let mut members: Vec<&SpanData> = spans
-            .iter()
-            .filter(|s| s.span_context.trace_id() == trace_id)
-            .collect();
+    for trace_id in order {
+        let mut members = traces.remove(&trace_id).unwrap_or_default();
         members.sort_by_key(|s| s.start_time);
-        let ids: Vec<SpanId> = members.iter().map(|s| s.span_context.span_id()).collect();
+        let ids: HashSet<SpanId> = members.iter().map(|s| s.span_context.span_id()).collect();
         let mut children: HashMap<SpanId, Vec<&SpanData>> = HashMap::new();
         let mut roots = Vec::new();
         for s in &members {
-            if ids.contains(&s.parent_span_id) {
+            if ids.contains(&s.parent_span_id) && s.parent_span_id != s.span_context.span_id() {
                 children.entry(s.parent_span_id).or_default().push(s);
             } else {
                 roots.push(*s);
@@ -122,12 +126,47 @@ pub fn render_traces(spans: &[SpanData]) -> String {
             if root.parent_span_id != SpanId::INVALID {
                 let _ = writeln!(out, "  (continues parent span {})", root.parent_span_id);
             }
-            render_span(&mut out, root, &children, "", i + 1 == roots.len());
+            render_tree(&mut out, root, &children, i + 1 == roots.len());
         }
     }
     out
 }
 
+/// Levels of indentation drawn; deeper spans are drawn at this level with
+/// their depth, so that a guest's deep chain cannot make the output grow as
+/// the square of its depth.
+const MAX_INDENT: usize = 32;
+
+/// Writes `root` and its descendants, depth first, with an explicit stack
+/// of (span, prefix, last-among-siblings, depth).
+fn render_tree(
+    out: &mut String,
+    root: &SpanData,
+    children: &HashMap<SpanId, Vec<&SpanData>>,
+    last: bool,
+) {
+    let mut stack: Vec<(&SpanData, String, bool, usize)> = vec![(root, String::new(), last, 0)];
+    while let Some((span, prefix, last, depth)) = stack.pop() {
+        let shown = if depth > MAX_INDENT {
+            format!("{prefix}[{depth}] ")
+        } else {
+            prefix.clone()
+        };
+        render_span(out, span, children, &shown, last);
+        if let Some(kids) = children.get(&span.span_context.span_id()) {
+            let child_prefix = if depth >= MAX_INDENT {
+                prefix
+            } else {
+                format!("{prefix}{}", if last { "   " } else { "│  " })
+            };
+            for (i, kid) in kids.iter().enumerate().rev() {
+                stack.push((kid, child_prefix.clone(), i + 1 == kids.len(), depth + 1));
+            }
+        }
+    }
+}
+
+/// One span's line and its events' lines.
 fn render_span(
     out: &mut String,
     span: &SpanData,
@@ -162,8 +201,9 @@ fn render_span(
     }
     out.push('\n');
     let child_prefix = format!("{prefix}{}", if last { "   " } else { "│  " });
-    let kids = children.get(&span.span_context.span_id());
-    let has_kids = kids.is_some_and(|k| !k.is_empty());
+    let has_kids = children
+        .get(&span.span_context.span_id())
+        .is_some_and(|k| !k.is_empty());
     for event in span.events.iter() {
         let at = event
             .timestamp
@@ -185,11 +225,6 @@ fn render_span(
             let _ = write!(out, "  {}={}", kv.key, value);
         }
         out.push('\n');
-    }
-    if let Some(kids) = kids {
-        for (i, kid) in kids.iter().enumerate() {
-            render_span(out, kid, children, &child_prefix, i + 1 == kids.len());
-        }
     }
 }
 
@@ -248,6 +283,22 @@ mod tests {
             status: Status::Unset,
             instrumentation_scope: InstrumentationScope::builder("t").build(),
         }
+    }
+
+    #[test]
+    fn a_chain_deeper_than_any_stack_renders() {
+        let spans: Vec<SpanData> = (1..=50_000u64)
+            .map(|i| span(&format!("s{i}"), i, i - 1, i, i + 1))
+            .collect();
+        let text = render_traces(&spans);
+        assert_eq!(text.lines().count(), 50_001);
+        let last = text.lines().last().unwrap();
+        assert!(last.trim_start().starts_with("[49999] └─ s50000"), "{last}");
+        assert!(
+            last.len() < 200,
+            "indentation is capped: {} bytes",
+            last.len()
+        );
     }
 
     #[test]

@@ -1,13 +1,11 @@
-//! Counting what reached the collector: an exporter wrapper that tallies
-//! delivered and failed spans, so that shutdown can say how many spans could
-//! not be delivered (queue overflow or a collector that was down).
+//! Counting what reached the collector: every sampled span handed to the
+//! export queue is delivered, dropped from a full queue, or lost in a batch
+//! the collector refused; losses are also counted per plugin, so that each
+//! plugin's [`crate::TracingStats`] can say what it lost.
 
-use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::trace::{Span, SpanData, SpanExporter, SpanProcessor};
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 /// Spans handed to the export pipeline, and what became of them.
 #[derive(Debug, Default)]
@@ -15,10 +13,13 @@ pub struct DeliveryStats {
     ended: AtomicU64,
     delivered: AtomicU64,
     failed: AtomicU64,
+    queue_dropped: AtomicU64,
+    /// Spans lost (queue or export), by the plugin that made them.
+    lost: Mutex<HashMap<String, u64>>,
 }
 
 impl DeliveryStats {
-    /// Sampled spans that ended (and so were queued for export).
+    /// Sampled spans that ended (and so were handed to the queue).
     pub fn ended(&self) -> u64 {
         self.ended.load(Ordering::Relaxed)
     }
@@ -33,80 +34,51 @@ impl DeliveryStats {
         self.failed.load(Ordering::Relaxed)
     }
 
-    /// Spans that ended but were not delivered: failed exports plus spans
-    /// dropped from a full queue (or still queued).
+    /// Spans dropped because the queue was full (in spans or bytes).
+    pub fn queue_dropped(&self) -> u64 {
+        self.queue_dropped.load(Ordering::Relaxed)
+    }
+
+    /// Spans that ended but were not delivered: failed exports, spans
+    /// dropped from a full queue, and spans still queued.
     pub fn undelivered(&self) -> u64 {
         self.ended().saturating_sub(self.delivered())
     }
-}
 
-/// Wraps an exporter, counting delivered and failed spans.
-#[derive(Debug)]
-pub(crate) struct CountingExporter<E> {
-    inner: E,
-    stats: Arc<DeliveryStats>,
-}
-
-impl<E> CountingExporter<E> {
-    pub(crate) fn new(inner: E, stats: Arc<DeliveryStats>) -> Self {
-        Self { inner, stats }
-    }
-}
-
-impl<E: SpanExporter> SpanExporter for CountingExporter<E> {
-    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
-        let n = batch.len() as u64;
-        let result = self.inner.export(batch).await;
-        let counter = if result.is_ok() {
-            &self.stats.delivered
-        } else {
-            &self.stats.failed
-        };
-        counter.fetch_add(n, Ordering::Relaxed);
-        result
+    /// Spans of the plugin `name` (its instrumentation scope; `wasmtrace`
+    /// for the host's own) that were dropped or failed.
+    pub fn lost_by(&self, name: &str) -> u64 {
+        self.lost
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+            .copied()
+            .unwrap_or(0)
     }
 
-    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        self.inner.shutdown_with_timeout(timeout)
+    pub(crate) fn count_ended(&self, n: u64) {
+        self.ended.fetch_add(n, Ordering::Relaxed);
     }
 
-    fn force_flush(&self) -> OTelSdkResult {
-        self.inner.force_flush()
+    pub(crate) fn count_delivered(&self, n: u64) {
+        self.delivered.fetch_add(n, Ordering::Relaxed);
     }
 
-    fn set_resource(&mut self, resource: &Resource) {
-        self.inner.set_resource(resource);
-    }
-}
-
-/// Wraps the span processor, counting sampled spans as they end (before
-/// a full queue can drop them). Wrapping rather than adding a processor
-/// avoids a copy of every span.
-#[derive(Debug)]
-pub(crate) struct CountingProcessor<P> {
-    pub(crate) inner: P,
-    pub(crate) stats: Arc<DeliveryStats>,
-}
-
-impl<P: SpanProcessor> SpanProcessor for CountingProcessor<P> {
-    fn on_start(&self, span: &mut Span, cx: &opentelemetry::Context) {
-        self.inner.on_start(span, cx);
+    pub(crate) fn count_failed(&self, n: u64) {
+        self.failed.fetch_add(n, Ordering::Relaxed);
     }
 
-    fn on_end(&self, span: SpanData) {
-        self.stats.ended.fetch_add(1, Ordering::Relaxed);
-        self.inner.on_end(span);
+    pub(crate) fn count_queue_dropped(&self, n: u64) {
+        self.queue_dropped.fetch_add(n, Ordering::Relaxed);
     }
 
-    fn force_flush(&self) -> OTelSdkResult {
-        self.inner.force_flush()
-    }
-
-    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        self.inner.shutdown_with_timeout(timeout)
-    }
-
-    fn set_resource(&mut self, resource: &Resource) {
-        self.inner.set_resource(resource);
+    pub(crate) fn count_lost(&self, owner: &str, n: u64) {
+        let mut lost = self.lost.lock().unwrap_or_else(|e| e.into_inner());
+        match lost.get_mut(owner) {
+            Some(count) => *count += n,
+            None => {
+                lost.insert(owner.to_owned(), n);
+            }
+        }
     }
 }

@@ -6,7 +6,7 @@
 //! meter reads the counters when it collects.
 
 use crate::Plugin;
-use crate::limits::TracingStats;
+use crate::stats::TracingStats;
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::Meter;
 use std::sync::{Arc, Mutex};

@@ -4,26 +4,31 @@
 
 mod console;
 mod delivery;
+mod dropped;
+mod local;
 mod metrics;
 mod otlp_json;
+mod queue;
 
 pub use console::{ConsoleTreeExporter, render_traces};
 pub use delivery::DeliveryStats;
+pub(crate) use dropped::{Dropped, while_ending};
+pub use dropped::{DroppedCounts, apply_dropped_counts};
 pub use otlp_json::OtlpJsonFileExporter;
+pub use queue::QueueConfig;
 
 use crate::sampling::PluginSampler;
-use delivery::{CountingExporter, CountingProcessor};
+use local::{LocalSink, LocalSinks};
 pub use metrics::PluginMetrics;
 use opentelemetry_sdk::error::OTelSdkError;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
+use queue::ExportQueue;
 
 use anyhow::{Context as _, bail};
 use opentelemetry::KeyValue;
 use opentelemetry_otlp::{Protocol, WithExportConfig};
 use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::trace::{
-    BatchConfig, BatchSpanProcessor, Sampler, SdkTracerProvider, SpanLimits,
-};
+use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider, SpanLimits};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -80,7 +85,7 @@ impl TracesExporter {
     }
 }
 
-fn env_value(name: &str) -> Option<String> {
+pub(crate) fn env_value(name: &str) -> Option<String> {
     std::env::var(name)
         .ok()
         .map(|v| v.trim().to_owned())
@@ -129,7 +134,7 @@ pub struct TelemetryBuilder {
     json_file: Option<PathBuf>,
     span_limits: Option<SpanLimits>,
     endpoint: Option<String>,
-    batch_config: Option<BatchConfig>,
+    queue_config: Option<QueueConfig>,
     sampler: Option<PluginSampler>,
 }
 
@@ -160,7 +165,7 @@ impl Telemetry {
             json_file: None,
             span_limits: None,
             endpoint: None,
-            batch_config: None,
+            queue_config: None,
             sampler: None,
         }
     }
@@ -175,8 +180,10 @@ impl Telemetry {
         &self.exporter
     }
 
-    /// What the OTLP exporter delivered, and what it could not; still
-    /// readable after [`Telemetry::shutdown`].
+    /// What the OTLP exporter delivered, and what it could not (in all and
+    /// per plugin); still readable after [`Telemetry::shutdown`]. Give it to
+    /// [`crate::RuntimeConfig::delivery`] so that each plugin's
+    /// [`crate::TracingStats::spans_lost`] counts its own.
     pub fn delivery_handle(&self) -> Arc<DeliveryStats> {
         self.delivery.clone()
     }
@@ -237,10 +244,10 @@ impl TelemetryBuilder {
         self
     }
 
-    /// The batch processor's queue bound, batch size and delays, overriding
+    /// The export queue's bounds, batch size and delay, overriding
     /// `OTEL_BSP_*`.
-    pub fn with_batch_config(mut self, config: BatchConfig) -> Self {
-        self.batch_config = Some(config);
+    pub fn with_queue_config(mut self, config: QueueConfig) -> Self {
+        self.queue_config = Some(config);
         self
     }
 
@@ -285,6 +292,7 @@ impl TelemetryBuilder {
             });
         }
         let mut runtime = None;
+        let mut sinks = Vec::new();
         let mut meter_provider = SdkMeterProvider::builder().with_resource(resource.clone());
         match &exporter {
             TracesExporter::Otlp(protocol) => {
@@ -345,27 +353,28 @@ impl TelemetryBuilder {
                         b.build().context("configuring the OTLP/HTTP exporter")?
                     }
                 };
-                let exporter = CountingExporter::new(span_exporter, delivery.clone());
-                builder = builder.with_span_processor(CountingProcessor {
-                    inner: match self.batch_config {
-                        Some(config) => {
-                            BatchSpanProcessor::builder(exporter).with_batch_config(config)
-                        }
-                        None => BatchSpanProcessor::builder(exporter),
-                    }
-                    .build(),
-                    stats: delivery.clone(),
-                });
+                let queue_config = match self.queue_config {
+                    Some(config) => config,
+                    None => QueueConfig::from_env()?,
+                };
+                let queue =
+                    ExportQueue::new(span_exporter, &resource, queue_config, delivery.clone())
+                        .context("starting the export queue")?;
+                builder = builder.with_span_processor(queue);
             }
             TracesExporter::Console => {
-                builder = builder.with_batch_exporter(ConsoleTreeExporter::stderr());
+                sinks.push(LocalSink::Console(ConsoleTreeExporter::stderr()));
             }
             TracesExporter::None => {}
         }
         if let Some(path) = &self.json_file {
             let file = OtlpJsonFileExporter::create(path)
                 .with_context(|| format!("cannot write spans to {}", path.display()))?;
-            builder = builder.with_batch_exporter(file);
+            sinks.push(LocalSink::Json(file));
+        }
+        if !sinks.is_empty() {
+            let local = LocalSinks::new(sinks, &resource).context("starting the span writer")?;
+            builder = builder.with_span_processor(local);
         }
         Ok(Telemetry {
             provider: builder.with_sampler(sampler.clone()).build(),

@@ -29,7 +29,7 @@ use wasmtrace::{Limits, PluginIdentity, WasmtraceCtx, WasmtraceView};
 
 /// The export every bench guest is driven through (both use
 /// `wasmtrace_sdk::plugin!`).
-pub const HANDLER: &str = "wasmtrace:tracing/handler@0.1.0";
+pub const HANDLER: &str = "wasmtrace:plugin/handler@0.2.0";
 
 /// Criterion settings that keep each suite to a few minutes on two shared
 /// cores; command-line flags (`--measurement-time`, ...) still override.
@@ -311,11 +311,14 @@ impl Guest {
         // span cap (10 000 by default), whose refusals would be a cheaper
         // path than recording.
         let limits = Limits {
-            max_spans: u32::MAX,
+            max_spans: i32::MAX as u32,
+            max_recorded_bytes: u64::MAX,
             ..Limits::default()
         };
-        let mut tracing = WasmtraceCtx::new(provider, identity).with_limits(Arc::new(limits));
-        tracing.set_parent(parent);
+        let tracing = WasmtraceCtx::builder(provider, identity)
+            .with_limits(Arc::new(limits))
+            .with_parent(parent)
+            .build();
         let mut store = Store::new(linker.engine(), BenchState::new(tracing));
         let instance = linker
             .instantiate(&mut store, component)
@@ -343,8 +346,13 @@ impl Guest {
             .expect("the bench guest trapped");
         let elapsed = start.elapsed();
         assert_eq!(output, Ok(n.to_string()), "bench guest mode {mode}");
-        let stats = self.store.data_mut().tracing.stats();
-        assert_eq!(stats.spans_dropped(), 0, "the limits refused spans");
+        let tracing = &mut self.store.data_mut().tracing;
+        tracing.flush_stats();
+        assert_eq!(
+            tracing.stats().spans_dropped(),
+            0,
+            "the limits refused spans"
+        );
         elapsed
     }
 }

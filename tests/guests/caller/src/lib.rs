@@ -16,7 +16,9 @@ fn handle(input: String) -> Result<String, String> {
         .start();
     let result = plugins::call(callee, rest);
     span.record_result(&result);
-    result.map(|out| format!("{callee} said: {out}"))
+    result
+        .map(|out| format!("{callee} said: {out}"))
+        .map_err(|e| e.to_string())
 }
 
 wasmtrace_sdk::plugin!(handle);

@@ -32,7 +32,8 @@
 //! ended as `Runtime::invoke` ends them. The server span ends when the
 //! guest's handler returned (the response body may still be on its way).
 
-use crate::runtime::{Plugin, PluginState, Shared};
+use crate::budget::Budget;
+use crate::runtime::{Invocation, Plugin, PluginState, Shared};
 use crate::{InvocationError, Runtime};
 use anyhow::bail;
 use bytes::Bytes;
@@ -214,14 +215,26 @@ impl HttpServer {
     ) {
         // What the guest answered: the status, or the error code.
         let answered: Arc<Mutex<Option<Result<u16, String>>>> = Arc::default();
-        let (mut store, invocation) = self.shared.begin_invocation(&self.plugin, cx, 0, EXPORT);
+        let invocation = Invocation {
+            parent: Some(cx.clone()),
+            call_depth: 0,
+            span_depth: 0,
+            budget: Budget::new(self.plugin.limits(), self.shared.config.deadline),
+            fuel: self.shared.config.fuel,
+        };
+        let (mut store, invocation) =
+            self.shared
+                .begin_invocation(&self.plugin, invocation, EXPORT);
         let result = self.call_guest(&mut store, req, tx, answered.clone());
-        let outcome = self.shared.finish_invocation(
-            store,
-            &invocation,
-            result.map(|()| Ok(String::new())),
-            false,
-        );
+        let outcome = self
+            .shared
+            .finish_invocation(
+                store,
+                &invocation,
+                result.map(|()| Ok(String::new())),
+                false,
+            )
+            .outcome;
         // The store is gone: an outparam the guest never set was dropped
         // with it, and the client got a 500.
         let answered = answered.lock().unwrap_or_else(|e| e.into_inner()).take();

@@ -1,0 +1,255 @@
+//! The `wasmtrace:telemetry` imports in a linker: each function reads its
+//! arguments in place within the limits (`lift`) and hands them to the
+//! store's span table.
+
+use super::lift::{Bounds, KeyValueRef, LinkRef, PairsRef, Reader, StatusRef};
+use crate::bindings::telemetry::tracing::SpanKind;
+use crate::bindings::telemetry::types::SpanContext as WitSpanContext;
+use crate::ctx::WasmtraceView;
+use crate::guest::SpanTable;
+use opentelemetry::trace::Status;
+use wasmtime::StoreContextMut;
+use wasmtime::component::{Linker, WasmList, WasmStr};
+
+const TYPES: &str = "wasmtrace:telemetry/types@0.2.0";
+const PROPAGATION: &str = "wasmtrace:telemetry/propagation@0.2.0";
+const TRACING: &str = "wasmtrace:telemetry/tracing@0.2.0";
+
+/// Carrier entries a propagator can read; the others are skipped unread.
+fn is_propagation_header(name: &str) -> bool {
+    ["traceparent", "tracestate", "baggage", "x-trace-id"]
+        .iter()
+        .any(|h| h.eq_ignore_ascii_case(name))
+}
+
+/// W3C Baggage's bounds: 64 entries, 8192 bytes.
+const MAX_BAGGAGE_ENTRIES: usize = 64;
+const MAX_HEADER_VALUE: u32 = 8_192;
+
+/// Runs `f` with a reader over the store's guest memory, bounded by its
+/// table's limits, then with the table itself.
+fn with_reader<T: WasmtraceView + 'static, A, R>(
+    mut store: StoreContextMut<'_, T>,
+    read: impl FnOnce(&mut Reader<'_, &mut StoreContextMut<'_, T>>) -> wasmtime::Result<A>,
+    then: impl FnOnce(&mut SpanTable, A) -> R,
+) -> wasmtime::Result<R> {
+    let table = &mut store.data_mut().wasmtrace().table;
+    let bounds = Bounds::of(&table.limits);
+    // Counted here, added to the table's counts below.
+    let mut counts = Default::default();
+    let args = read(&mut Reader {
+        store: &mut store,
+        bounds,
+        counts: &mut counts,
+    })?;
+    let table = &mut store.data_mut().wasmtrace().table;
+    table.set_lifted(counts);
+    let result = then(table, args);
+    table.settle_lifted();
+    Ok(result)
+}
+
+/// The table of a store, for calls that read no guest memory.
+fn table<'a, T: WasmtraceView + 'static>(
+    store: &'a mut StoreContextMut<'_, T>,
+) -> &'a mut SpanTable {
+    &mut store.data_mut().wasmtrace().table
+}
+
+/// Adds `wasmtrace:telemetry/types` (types only) to a linker.
+pub fn add_types_to_linker<T: WasmtraceView + 'static>(
+    linker: &mut Linker<T>,
+) -> wasmtime::Result<()> {
+    linker.instance(TYPES)?;
+    Ok(())
+}
+
+/// Adds `wasmtrace:telemetry/propagation` to a linker.
+pub fn add_propagation_to_linker<T: WasmtraceView + 'static>(
+    linker: &mut Linker<T>,
+) -> wasmtime::Result<()> {
+    let mut i = linker.instance(PROPAGATION)?;
+    i.func_wrap("current", |mut store: StoreContextMut<'_, T>, (): ()| {
+        Ok((table(&mut store).current(),))
+    })?;
+    i.func_wrap(
+        "extract",
+        |store: StoreContextMut<'_, T>, (carrier,): (PairsRef,)| {
+            with_reader(
+                store,
+                |r| r.pairs(&carrier, is_propagation_header, 64, MAX_HEADER_VALUE),
+                |table, carrier| (table.extract(&carrier),),
+            )
+        },
+    )?;
+    i.func_wrap(
+        "inject",
+        |mut store: StoreContextMut<'_, T>, (cx,): (u32,)| Ok((table(&mut store).inject(cx),)),
+    )?;
+    i.func_wrap(
+        "span-context-of",
+        |mut store: StoreContextMut<'_, T>, (cx,): (u32,)| -> wasmtime::Result<(WitSpanContext,)> {
+            Ok((table(&mut store).span_context(cx),))
+        },
+    )?;
+    i.func_wrap(
+        "baggage",
+        |mut store: StoreContextMut<'_, T>, (cx,): (u32,)| Ok((table(&mut store).baggage(cx),)),
+    )?;
+    i.func_wrap(
+        "with-baggage",
+        |store: StoreContextMut<'_, T>, (cx, entries): (u32, PairsRef)| {
+            with_reader(
+                store,
+                |r| r.pairs(&entries, |_| true, MAX_BAGGAGE_ENTRIES, MAX_HEADER_VALUE),
+                |table, entries| (table.with_baggage(cx, entries),),
+            )
+        },
+    )?;
+    i.func_wrap(
+        "attach",
+        |mut store: StoreContextMut<'_, T>, (cx,): (u32,)| {
+            table(&mut store).attach(cx);
+            Ok(())
+        },
+    )?;
+    i.func_wrap(
+        "detach",
+        |mut store: StoreContextMut<'_, T>, (cx,): (u32,)| {
+            table(&mut store).detach(cx);
+            Ok(())
+        },
+    )?;
+    i.func_wrap(
+        "release",
+        |mut store: StoreContextMut<'_, T>, (cx,): (u32,)| {
+            table(&mut store).release(cx);
+            Ok(())
+        },
+    )?;
+    Ok(())
+}
+
+/// Adds `wasmtrace:telemetry/tracing` to a linker.
+pub fn add_tracing_to_linker<T: WasmtraceView + 'static>(
+    linker: &mut Linker<T>,
+) -> wasmtime::Result<()> {
+    let mut i = linker.instance(TRACING)?;
+    i.func_wrap(
+        "start",
+        |mut store: StoreContextMut<'_, T>,
+         (parent, name, kind, attributes, links, activate): (
+            u32,
+            WasmStr,
+            SpanKind,
+            WasmList<KeyValueRef>,
+            WasmList<LinkRef>,
+            bool,
+        )| {
+            let limits = &table(&mut store).limits;
+            let (max_attributes, max_links, per_link) = (
+                limits.max_attributes_per_span as usize,
+                limits.max_links_per_span as usize,
+                limits.max_attributes_per_link as usize,
+            );
+            with_reader(
+                store,
+                |r| {
+                    let name = r.name(&name)?;
+                    let attributes = r.attributes(&attributes, max_attributes)?;
+                    let links = if links.len() == 0 {
+                        Vec::new()
+                    } else {
+                        r.links(&links, max_links, per_link)?
+                    };
+                    Ok((name, attributes, links))
+                },
+                |table, (name, attributes, links)| {
+                    (table.start(parent, name, kind, attributes, links, activate),)
+                },
+            )
+        },
+    )?;
+    i.func_wrap(
+        "set-attributes",
+        |mut store: StoreContextMut<'_, T>, (span, attributes): (u32, WasmList<KeyValueRef>)| {
+            let max = table(&mut store).limits.max_attributes_per_span as usize;
+            with_reader(
+                store,
+                |r| r.attributes(&attributes, max),
+                |table, attributes| table.set_attributes(span, attributes),
+            )
+        },
+    )?;
+    i.func_wrap(
+        "add-event",
+        |mut store: StoreContextMut<'_, T>,
+         (span, name, attributes): (u32, WasmStr, WasmList<KeyValueRef>)| {
+            let max = table(&mut store).limits.max_attributes_per_event as usize;
+            with_reader(
+                store,
+                |r| Ok((r.name(&name)?, r.attributes(&attributes, max)?)),
+                |table, (name, attributes)| table.add_event(span, name, attributes),
+            )
+        },
+    )?;
+    i.func_wrap(
+        "set-status",
+        |store: StoreContextMut<'_, T>, (span, status): (u32, StatusRef)| {
+            with_reader(
+                store,
+                |r| {
+                    Ok(match &status {
+                        StatusRef::Unset => Status::Unset,
+                        StatusRef::Ok => Status::Ok,
+                        StatusRef::Error(message) => Status::error(r.text(message)?),
+                    })
+                },
+                |table, status| table.set_status(span, status),
+            )
+        },
+    )?;
+    i.func_wrap(
+        "record-exception",
+        |store: StoreContextMut<'_, T>,
+         (span, kind, message, stacktrace): (u32, WasmStr, WasmStr, Option<WasmStr>)| {
+            with_reader(
+                store,
+                |r| {
+                    let stacktrace = match &stacktrace {
+                        Some(s) => Some(r.text(s)?),
+                        None => None,
+                    };
+                    Ok((r.text(&kind)?, r.text(&message)?, stacktrace))
+                },
+                |table, (kind, message, stacktrace)| {
+                    table.record_exception(span, kind, message, stacktrace)
+                },
+            )
+        },
+    )?;
+    i.func_wrap(
+        "update-name",
+        |store: StoreContextMut<'_, T>, (span, name): (u32, WasmStr)| {
+            with_reader(
+                store,
+                |r| r.name(&name),
+                |table, name| table.update_name(span, name),
+            )
+        },
+    )?;
+    i.func_wrap(
+        "is-recording",
+        |mut store: StoreContextMut<'_, T>, (span,): (u32,)| {
+            Ok((table(&mut store).is_recording(span),))
+        },
+    )?;
+    i.func_wrap(
+        "end",
+        |mut store: StoreContextMut<'_, T>, (span,): (u32,)| {
+            table(&mut store).end(span);
+            Ok(())
+        },
+    )?;
+    Ok(())
+}
