@@ -705,3 +705,69 @@ fn hostile_status_follows_otel_rules() {
         (StatusCode::Error, "b".to_owned())
     );
 }
+
+/// Every hostile mode under `wasmtrace serve`: each request is answered
+/// (200, or 500 for a guest that failed or crashed), the well-behaved
+/// request after it is answered correctly, the server never dies, its
+/// memory stays bounded, and every request's invocation span is exported.
+#[test]
+fn hostile_modes_under_serve_leave_the_server_serving() {
+    let rx = OtlpReceiver::start().unwrap();
+    let mut served = crate::serve::Served::plugin(HOSTILE, &["--timeout-ms", "3000"], &rx);
+    let modes = [
+        "span-bomb",
+        "open-bomb",
+        "attribute-bomb",
+        "huge-strings",
+        "deep-nesting",
+        "double-end",
+        "forged-handles",
+        "garbage-carriers",
+        "context-bomb",
+        "explicit-chain",
+        "self-call-chain",
+        "event-flood",
+        "link-flood",
+        "array-flood",
+        "name-flood",
+        "huge-error",
+        "call-fanout",
+        "span-flood",
+        "call-chain-burn",
+        "call-fuel",
+        "spin",
+        "status-order",
+    ];
+    for mode in modes {
+        let (status, body) = served.get(&format!("/{mode}"));
+        assert!(status == 200 || status == 500, "{mode}: {status} {body}");
+        assert!(served.is_running(), "{mode} ended the server:\n{}", served.stderr());
+        let (status, body) = served.get("/ok");
+        assert_eq!(status, 200, "the request after {mode}: {body}");
+        assert!(body.contains("ok"), "the request after {mode}: {body}");
+    }
+    // Memory: what the hostile requests made the server hold at most.
+    let status = std::fs::read_to_string(format!("/proc/{}/status", served.pid())).unwrap();
+    let peak_kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM");
+    assert!(
+        peak_kib << 10 <= 2 * PEAK_RSS_BOUND,
+        "serve peaked at {} MiB",
+        peak_kib >> 10
+    );
+    // Every request (hostile and well-behaved) has its server span.
+    let spans = rx
+        .wait_for_spans(
+            |s| s.iter().filter(|s| s.name == "GET").count() >= 2 * modes.len(),
+            Duration::from_secs(60),
+        )
+        .unwrap_or_else(|e| panic!("{e}\n{}", served.stderr()));
+    let invocations = spans
+        .iter()
+        .filter(|s| s.name == "invoke hostile" && s.attr("wasmtrace.call.depth").is_none())
+        .count();
+    assert!(invocations >= 2 * modes.len(), "{invocations} invocation spans");
+}

@@ -36,7 +36,7 @@ const PARENT_ID: &str = "00f067aa0ba902b7";
 const ZERO_TRACE_ID: &str = "00000000000000000000000000000000";
 
 /// A `wasmtrace serve` child process, killed when dropped.
-struct Served {
+pub(crate) struct Served {
     child: Child,
     addr: SocketAddr,
     stderr: Arc<Mutex<String>>,
@@ -46,17 +46,15 @@ impl Served {
     /// Serves the trace-context-service plugin on `127.0.0.1:0`, exporting
     /// to `rx`, allowed to call `allow`; returns once it listens.
     fn start(rx: &OtlpReceiver, allow: &str) -> Self {
-        let mut cmd = wasmtrace_command(
-            &[
-                "serve",
-                TRACE_CONTEXT_SERVICE,
-                "--listen",
-                "127.0.0.1:0",
-                "--allow-http",
-                allow,
-            ],
-            &rx.exporter_env(Transport::Grpc),
-        );
+        Self::plugin(TRACE_CONTEXT_SERVICE, &["--allow-http", allow], rx)
+    }
+
+    /// Serves `plugin` on `127.0.0.1:0` with `args`, exporting to `rx`;
+    /// returns once it listens.
+    pub(crate) fn plugin(plugin: &str, args: &[&str], rx: &OtlpReceiver) -> Self {
+        let mut argv = vec!["serve", plugin, "--listen", "127.0.0.1:0"];
+        argv.extend_from_slice(args);
+        let mut cmd = wasmtrace_command(&argv, &rx.exporter_env(Transport::Grpc));
         let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -91,8 +89,44 @@ impl Served {
         served
     }
 
-    fn stderr(&self) -> String {
+    pub(crate) fn stderr(&self) -> String {
         self.stderr.lock().unwrap().clone()
+    }
+
+    /// The server's process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Whether the server is still running.
+    pub(crate) fn is_running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+
+    /// `GET path` over a fresh connection: the status code and body.
+    pub(crate) fn get(&self, path: &str) -> (u16, String) {
+        let mut stream = TcpStream::connect(self.addr).unwrap();
+        stream.set_read_timeout(Some(WAIT)).unwrap();
+        let head = format!(
+            "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            self.addr
+        );
+        stream.write_all(head.as_bytes()).unwrap();
+        let mut response = Vec::new();
+        stream
+            .read_to_end(&mut response)
+            .unwrap_or_else(|e| panic!("reading the response: {e}\nstderr:\n{}", self.stderr()));
+        let response = String::from_utf8_lossy(&response).into_owned();
+        let status = response
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("bad response {response:?}\nstderr:\n{}", self.stderr()));
+        let body = response
+            .split_once("\r\n\r\n")
+            .map(|(_, body)| body.to_owned())
+            .unwrap_or_default();
+        (status, body)
     }
 
     /// Sends `POST /test` calling back `callback` once, with `headers`

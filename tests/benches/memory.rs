@@ -16,7 +16,17 @@
 //!   sampled every million: it stays flat, bounded by the batch queue, and
 //!   `DeliveryStats` counts what was dropped.
 //!
-//! Run with `cargo bench --bench memory` (about 30 s). Without
+//! - `hostile`: issue 11's worst invocations (floods of events, links,
+//!   arrays, names, spans, self-calls, a huge error, ...) at the default
+//!   limits, each in a fresh child process of this bench (so that one
+//!   mode's peak does not hide another's), exporting as `wasmtrace run`
+//!   does: over OTLP/gRPC to a collector that is down (the export queue
+//!   fills to its bound), or to the local JSON sink. Each child reports its
+//!   peak RSS (`VmHWM`); the parent prints it next to the bound the limits
+//!   document ([`wasmtrace::Limits::worst_case_bytes`] plus the export
+//!   queue's byte bound, over a run of the well-behaved mode).
+//!
+//! Run with `cargo bench --bench memory` (about a minute). Without
 //! `--bench` (`cargo test --benches`) it only says so and exits.
 
 mod common;
@@ -259,7 +269,114 @@ fn flood(engine: &Engine, native: bool) {
     );
 }
 
+/// The hostile modes measured, as `tests/guests/hostile` names them.
+const HOSTILE_MODES: &[&str] = &[
+    "event-flood",
+    "link-flood",
+    "array-flood",
+    "name-flood",
+    "huge-error",
+    "huge-strings",
+    "attribute-bomb",
+    "span-flood",
+    "open-bomb",
+    "explicit-chain",
+    "self-call-chain",
+    "call-fanout",
+    "context-bomb",
+];
+
+/// Runs one hostile mode in this process (a child of [`hostile`]) and
+/// prints its peak RSS.
+fn hostile_child(mode: &str, sink: &str) {
+    let mut builder = wasmtrace::telemetry::Telemetry::builder("wasmtrace-bench", "0");
+    let file = std::env::temp_dir().join(format!("wasmtrace-memory-{}.json", std::process::id()));
+    builder = match sink {
+        "otlp-down" => {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .expect("finding a free port")
+                .port();
+            builder
+                .with_exporter(wasmtrace::telemetry::TracesExporter::Otlp(
+                    opentelemetry_otlp::Protocol::Grpc,
+                ))
+                .with_endpoint(format!("http://127.0.0.1:{port}"))
+        }
+        _ => builder
+            .with_exporter(wasmtrace::telemetry::TracesExporter::None)
+            .with_json_file(&file),
+    };
+    let telemetry = builder.build().expect("telemetry");
+    let config = wasmtrace::RuntimeConfig {
+        delivery: Some(telemetry.delivery_handle()),
+        ..wasmtrace::RuntimeConfig::default()
+    };
+    let runtime = wasmtrace::Runtime::new(telemetry.provider(), config).expect("runtime");
+    let plugin = runtime
+        .load_file(wasmtrace_test_artifacts::HOSTILE.as_ref())
+        .expect("loading the hostile guest");
+    runtime.register(&plugin);
+    let result = runtime.invoke(&plugin, mode, &opentelemetry::Context::new());
+    let _ = telemetry.shutdown(Duration::from_secs(1));
+    let _ = std::fs::remove_file(&file);
+    let outcome = match result {
+        Ok(_) => "ok".to_owned(),
+        Err(e) => e.to_string().chars().take(60).collect(),
+    };
+    println!("peak {} {outcome}", sys::peak_rss_bytes());
+}
+
+fn hostile() {
+    let exe = std::env::current_exe().expect("this bench's path");
+    let measure = |mode: &str, sink: &str| -> (u64, String) {
+        let out = std::process::Command::new(&exe)
+            .args(["--bench", "--hostile-child", mode, sink])
+            .stderr(std::process::Stdio::null())
+            .output()
+            .expect("running a hostile child");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let line = text
+            .lines()
+            .find_map(|l| l.strip_prefix("peak "))
+            .unwrap_or_else(|| panic!("{mode}/{sink}: no reading in {text:?}"));
+        let (peak, outcome) = line.split_once(' ').unwrap_or((line, ""));
+        (peak.parse().expect("a byte count"), outcome.to_owned())
+    };
+    let limits = wasmtrace::Limits::default();
+    let queue = wasmtrace::telemetry::QueueConfig::default().max_queue_bytes;
+    for sink in ["otlp-down", "json-file"] {
+        let (baseline, _) = measure("ok", sink);
+        let bound = baseline + limits.worst_case_bytes() + if sink == "otlp-down" { queue } else { 0 };
+        println!(
+            "hostile/{sink}: baseline (mode ok) {:.1} MiB; bound {:.1} MiB = baseline + worst case of one invocation at default limits ({:.1} MiB){}",
+            mib(baseline),
+            mib(bound),
+            mib(limits.worst_case_bytes()),
+            if sink == "otlp-down" {
+                format!(" + export queue ({:.0} MiB)", mib(queue))
+            } else {
+                String::new()
+            }
+        );
+        for mode in HOSTILE_MODES {
+            let (peak, outcome) = measure(mode, sink);
+            println!(
+                "hostile/{sink}/{mode}: peak RSS {:.1} MiB ({:+.1} over the baseline): {} [{outcome}]",
+                mib(peak),
+                mib(peak) - mib(baseline),
+                if peak <= bound { "within the bound" } else { "EXCEEDS THE BOUND" }
+            );
+        }
+    }
+}
+
 fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(at) = args.iter().position(|a| a == "--hostile-child") {
+        sys::quiet_metrics();
+        return hostile_child(&args[at + 1], &args[at + 2]);
+    }
     if !std::env::args().any(|a| a == "--bench") {
         println!("memory: measures only under `cargo bench --bench memory`");
         return;
@@ -275,4 +392,5 @@ fn main() {
     in_flight(&engine, &pipeline.provider);
     flood(&engine, false);
     flood(&engine, true);
+    hostile();
 }

@@ -173,13 +173,15 @@ fn limits(file: &Option<PathBuf>, items: &[String]) -> anyhow::Result<Limits> {
         let (name, value) = item
             .split_once('=')
             .with_context(|| format!("--limit {item:?}: expected NAME=VALUE"))?;
-        let value: u32 = value
+        let value: u64 = value
             .trim()
             .parse()
             .with_context(|| format!("--limit {item:?}: {value:?} is not a whole number"))?;
         fields[name.trim()] = value.into();
     }
-    serde_json::from_value(fields).context("invalid --limit")
+    let limits: Limits = serde_json::from_value(fields).context("invalid --limit")?;
+    limits.validate().context("invalid --limit")?;
+    Ok(limits)
 }
 
 fn main() -> ExitCode {

@@ -83,6 +83,18 @@ pub fn quantile(sorted: &[Duration], q: f64) -> Duration {
     sorted[((sorted.len() - 1) as f64 * q).round() as usize]
 }
 
+/// This process's peak resident set size (`VmHWM`), in bytes.
+pub fn peak_rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map_or(0, |kib| kib * 1024)
+}
+
 /// Telemetry exporting over OTLP/gRPC to `endpoint` with the batch
 /// processor's defaults (`OTEL_BSP_*`, else queue 2048, batches of 512,
 /// 5 s delay), as `wasmtrace run` sets it up. Metrics export is turned off
@@ -103,16 +115,17 @@ pub fn quiet_metrics() {
     unsafe { std::env::set_var("OTEL_METRICS_EXPORTER", "none") };
 }
 
-/// The batch processor's configuration as the SDK reads it from the
+/// The export queue's configuration as wasmtrace reads it from the
 /// environment (its defaults when no `OTEL_BSP_*` is set), for printing.
 pub fn batch_config_line() -> String {
-    let var = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.into());
+    let config = wasmtrace::telemetry::QueueConfig::from_env().unwrap_or_default();
     format!(
-        "batch processor: queue {} spans, batches of {}, delay {} ms, export timeout {} ms (OTEL_BSP_* or the SDK defaults)",
-        var("OTEL_BSP_MAX_QUEUE_SIZE", "2048"),
-        var("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "512"),
-        var("OTEL_BSP_SCHEDULE_DELAY", "5000"),
-        var("OTEL_BSP_EXPORT_TIMEOUT", "30000"),
+        "export queue: {} plugin spans + {} host spans, {:.0} MiB, batches of {}, delay {} ms (OTEL_BSP_* or the defaults)",
+        config.max_queue_size,
+        config.host_reserve,
+        mib(config.max_queue_bytes),
+        config.max_export_batch_size,
+        config.scheduled_delay.as_millis(),
     )
 }
 
