@@ -3,6 +3,7 @@
 //! wasm. Not part of the stable API.
 
 use crate::WasmtraceCtx;
+use crate::guest::Args;
 use crate::bindings::telemetry::tracing::SpanKind;
 use crate::bindings::telemetry::types::{KeyValue, Value};
 use crate::identity::PluginIdentity;
@@ -46,31 +47,37 @@ pub fn span_api(data: &[u8]) {
                     key: text(arg),
                     value: Value::StringArray(vec![text(arg.wrapping_mul(7)); arg as usize % 7]),
                 }];
+                let mut args = Args::default();
+                let range = args.from_wit(attributes);
+                let name = args.push_text(&text(arg));
                 let span = cx.table.start(
                     h,
-                    text(arg),
+                    &args,
+                    name,
                     SpanKind::Internal,
-                    attributes,
-                    Vec::new(),
+                    range,
                     arg & 0x10 != 0,
                 );
                 handles.push(span);
             }
             1 => cx.table.end(h),
-            2 => cx.table.set_attributes(
-                h,
-                vec![KeyValue {
+            2 => {
+                let mut args = Args::default();
+                let range = args.from_wit(vec![KeyValue {
                     key: text(arg),
                     value: Value::S64(arg.into()),
-                }],
-            ),
+                }]);
+                cx.table.set_attributes(h, &args, range);
+            }
             3 => {
-                cx.table.add_event(h, text(arg), Vec::new());
+                let mut args = Args::default();
+                let name = args.push_text(&text(arg));
+                cx.table.add_event(h, &args, name, 0..0);
                 cx.table.set_status(h, Status::error(text(arg)));
-                cx.table
-                    .record_exception(h, text(arg), text(arg), Some(text(arg)));
+                let t = text(arg);
+                cx.table.record_exception(h, &t, &t, Some(&t));
                 let _ = cx.table.is_recording(h);
-                cx.table.update_name(h, text(arg));
+                cx.table.update_name(h, &t);
             }
             4 => handles.push(cx.table.current()),
             5 => {

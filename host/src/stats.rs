@@ -190,13 +190,6 @@ impl Counts {
         self.bytes_dropped += other.bytes_dropped;
         self.tracing_nanos += other.tracing_nanos;
     }
-
-    /// Adds the time since `start` to the time spent in tracing calls.
-    #[inline]
-    pub(crate) fn add_time_since(&mut self, start: CallStart) {
-        let clock = call_clock();
-        self.tracing_nanos += clock.delta_as_nanos(start.0, clock.raw());
-    }
 }
 
 /// When a tracing call began, for [`Counts::add_time_since`].
@@ -206,17 +199,99 @@ pub(crate) struct CallStart(u64);
 impl CallStart {
     #[inline]
     pub(crate) fn now() -> Self {
-        Self(call_clock().raw())
+        Self(CallClock::get().read())
     }
 }
 
-/// The clock of the tracing-time metric, read twice per tracing call: the
-/// CPU's time-stamp counter where it is reliable (a few ns, against ~20 ns
-/// for `Instant::now` in a VM), the OS monotonic clock otherwise. Raw
-/// readings are scaled to nanoseconds only for the difference.
-fn call_clock() -> &'static quanta::Clock {
-    static CLOCK: std::sync::OnceLock<quanta::Clock> = std::sync::OnceLock::new();
-    CLOCK.get_or_init(quanta::Clock::new)
+impl Counts {
+    /// Adds the time since `start` to the time spent in tracing calls.
+    #[inline]
+    pub(crate) fn add_time_since(&mut self, start: CallStart) {
+        let clock = CallClock::get();
+        self.tracing_nanos += clock.nanos(clock.read().saturating_sub(start.0));
+    }
+}
+
+/// The clock of the tracing-time metric, read twice per tracing call. Where
+/// the kernel itself keeps time with the CPU's time-stamp counter (constant,
+/// nonstop and the clock source: the counter ticks at one rate on every
+/// core), a reading is one instruction; elsewhere it is the OS monotonic
+/// clock (about 20 ns in a VM, four times per span).
+enum CallClock {
+    /// Ticks of the time-stamp counter, and nanoseconds per tick.
+    Tsc { nanos_per_tick: f64 },
+    /// Nanoseconds since `origin`.
+    Monotonic { origin: std::time::Instant },
+}
+
+impl CallClock {
+    fn get() -> &'static Self {
+        static CLOCK: std::sync::OnceLock<CallClock> = std::sync::OnceLock::new();
+        CLOCK.get_or_init(Self::new)
+    }
+
+    fn new() -> Self {
+        #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+        if tsc_is_the_clock() {
+            // Calibrated once against the monotonic clock.
+            let (t0, c0) = (std::time::Instant::now(), tsc());
+            std::thread::sleep(std::time::Duration::from_millis(5));
+            let (t1, c1) = (std::time::Instant::now(), tsc());
+            let ticks = c1.saturating_sub(c0);
+            if ticks > 0 {
+                return Self::Tsc {
+                    nanos_per_tick: (t1 - t0).as_nanos() as f64 / ticks as f64,
+                };
+            }
+        }
+        Self::Monotonic {
+            origin: std::time::Instant::now(),
+        }
+    }
+
+    #[inline]
+    fn read(&self) -> u64 {
+        match self {
+            #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+            Self::Tsc { .. } => tsc(),
+            #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
+            Self::Tsc { .. } => 0,
+            Self::Monotonic { origin } => origin.elapsed().as_nanos() as u64,
+        }
+    }
+
+    #[inline]
+    fn nanos(&self, ticks: u64) -> u64 {
+        match self {
+            Self::Tsc { nanos_per_tick } => (ticks as f64 * nanos_per_tick) as u64,
+            Self::Monotonic { .. } => ticks,
+        }
+    }
+}
+
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+#[inline]
+fn tsc() -> u64 {
+    // SAFETY: `rdtsc` has no preconditions; it is available on every
+    // x86_64 CPU.
+    unsafe { core::arch::x86_64::_rdtsc() }
+}
+
+/// Whether the kernel keeps time with the TSC and says it is constant and
+/// nonstop: then readings on any core are comparable.
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+fn tsc_is_the_clock() -> bool {
+    let source = std::fs::read_to_string(
+        "/sys/devices/system/clocksource/clocksource0/current_clocksource",
+    )
+    .unwrap_or_default();
+    let flags = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let flags = flags
+        .lines()
+        .find(|l| l.starts_with("flags"))
+        .unwrap_or_default();
+    let has = |flag: &str| flags.split_whitespace().any(|f| f == flag);
+    source.trim() == "tsc" && has("constant_tsc") && has("nonstop_tsc")
 }
 
 #[cfg(test)]

@@ -2,9 +2,7 @@
 //! over gRPC and HTTP into the in-process receiver, and a real external
 //! collector (rotel).
 
-use std::path::PathBuf;
 use std::process::{Command, Output};
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use wasmtrace_test_artifacts::{CRASHING, QUICKSTART};
@@ -14,38 +12,9 @@ use wasmtrace_test_support::{
 
 const WAIT: Duration = Duration::from_secs(20);
 
-/// The CLI binary. Tests live in their own package, so cargo's
-/// `CARGO_BIN_EXE_*` does not reach them: ask cargo for the binary that the
-/// README's `cargo test` builds. The same command and package selection
-/// means the same features, so this is a no-op after `cargo test`; after
-/// `cargo test -p wasmtrace-tests` it builds what is stale.
-pub(crate) fn wasmtrace_bin() -> &'static PathBuf {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let out = Command::new(cargo)
-            .args(["test", "--no-run", "--message-format=json"])
-            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-            .output()
-            .expect("running cargo for the wasmtrace binary");
-        assert!(
-            out.status.success(),
-            "building wasmtrace failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .filter(|v| {
-                v["target"]["name"] == "wasmtrace"
-                    && v["target"]["kind"][0] == "bin"
-                    && v["profile"]["test"] == false
-                    && v["executable"].is_string()
-            })
-            .map(|v| PathBuf::from(v["executable"].as_str().unwrap()))
-            .next_back()
-            .expect("cargo reported no wasmtrace executable")
-    })
+/// The CLI binary, built by cargo for these tests.
+pub(crate) fn wasmtrace_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_wasmtrace")
 }
 
 /// Runs `wasmtrace` with a clean OTEL_* environment plus `env`.
@@ -618,4 +587,31 @@ fn running_out_of_fuel_is_a_clear_error_and_spans_are_kept() {
     );
     let spans = rx.wait_for_span_count(4, WAIT).unwrap();
     assert!(spans.iter().all(|s| s.status_code == StatusCode::Error));
+}
+
+#[test]
+fn version_and_help_name_the_otel_variables() {
+    let out = Command::new(wasmtrace_bin())
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("wasmtrace {}", env!("CARGO_PKG_VERSION"))
+    );
+    let out = Command::new(wasmtrace_bin())
+        .args(["run", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    for needle in ["--traceparent", "--export-json", "--limit", "OTEL_"] {
+        assert!(help.contains(needle), "{needle} missing from:\n{help}");
+    }
+}
+
+#[test]
+fn usage_errors_exit_with_status_2() {
+    let out = Command::new(wasmtrace_bin()).args(["run"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
 }

@@ -307,3 +307,36 @@ fn each_plugin_can_have_its_own_sampler() {
         "invoke request-handler"
     );
 }
+
+/// `examples/own-world`: an embedder whose own WIT world includes the
+/// telemetry imports next to its own interface. The plugin's spans, and the
+/// embedder's own spans for its interface, nest under the embedder's span.
+#[test]
+fn an_embedder_with_its_own_world_gets_the_plugins_spans_in_its_trace() {
+    use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
+    let exporter = InMemorySpanExporter::default();
+    let provider = SdkTracerProvider::builder()
+        .with_simple_exporter(exporter.clone())
+        .build();
+    let greeters =
+        own_world::Greeters::load(wasmtrace_test_artifacts::GREETER, &provider).unwrap();
+    let greetings = own_world::serve(&greeters, &["ada", "bob"]).unwrap();
+    assert_eq!(greetings, ["Good day, Countess ada.", "Hello, bob."]);
+    let spans = exporter.get_finished_spans().unwrap();
+    let find = |name: &str, trace| {
+        spans
+            .iter()
+            .find(|s| s.name == name && s.span_context.trace_id() == trace)
+            .unwrap_or_else(|| panic!("no {name} span in {spans:#?}"))
+    };
+    let requests: Vec<_> = spans.iter().filter(|s| s.name == "handle request").collect();
+    assert_eq!(requests.len(), 2, "one trace per request");
+    for request in requests {
+        let trace = request.span_context.trace_id();
+        let greet = find("greet", trace);
+        assert_eq!(greet.parent_span_id, request.span_context.span_id());
+        assert_eq!(greet.instrumentation_scope.name(), "greeter");
+        let lookup = find("directory.lookup", trace);
+        assert_eq!(lookup.parent_span_id, greet.span_context.span_id());
+    }
+}

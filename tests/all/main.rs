@@ -1,5 +1,6 @@
 //! wasmtrace's integration tests, in one binary (like wasmtime's `tests/all`).
 
+mod bench_guests;
 mod cli;
 mod collector_fault;
 mod cross_process;
@@ -10,5 +11,40 @@ mod http;
 mod overhead;
 mod patterns;
 mod plugin_calls;
+mod raw_guests;
 mod serve;
 mod testkit;
+
+/// The test module that exercises each guest component (`plugins/*`,
+/// `tests/guests/*`). The build fails when a guest is missing here, so a
+/// new guest cannot land without tests.
+mod tested {
+    pub(crate) use crate::cli as quickstart;
+    pub(crate) use crate::cross_process as queue_consumer;
+    pub(crate) use crate::cross_process as queue_producer;
+    pub(crate) use crate::embedding as greeter;
+    pub(crate) use crate::embedding as parenting;
+    pub(crate) use crate::hostile as crashing;
+    pub(crate) use crate::hostile as hostile;
+    pub(crate) use crate::http as http_client;
+    pub(crate) use crate::patterns as batch;
+    pub(crate) use crate::patterns as cache;
+    pub(crate) use crate::patterns as circuit_breaker;
+    pub(crate) use crate::patterns as long_operation;
+    pub(crate) use crate::patterns as request_handler;
+    pub(crate) use crate::patterns as retry;
+    pub(crate) use crate::patterns as sampling;
+    pub(crate) use crate::plugin_calls as caller;
+    pub(crate) use crate::raw_guests as raw_rust;
+    pub(crate) use crate::serve as trace_context_service;
+    pub(crate) use crate::bench_guests as bench;
+    pub(crate) use crate::bench_guests as bench_plugin;
+}
+
+macro_rules! assert_guest_tested {
+    ($guest:ident) => {
+        #[allow(unused_imports)]
+        use crate::tested::$guest as _;
+    };
+}
+wasmtrace_test_artifacts::foreach_guest!(assert_guest_tested);

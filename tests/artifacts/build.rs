@@ -49,7 +49,11 @@ const REMOVED_ENV: &[&str] = &[
 const REMOVED_ENV_PREFIXES: &[&str] = &["CARGO_CFG_", "CARGO_FEATURE_", "CARGO_PKG_", "DEP_"];
 
 /// Directories whose crates are built, relative to the workspace root.
-const SOURCES: [(&str, Kind); 2] = [("plugins", Kind::Plugin), ("tests/guests", Kind::TestGuest)];
+const SOURCES: [(&str, Kind); 3] = [
+    ("plugins", Kind::Plugin),
+    ("tests/guests", Kind::TestGuest),
+    ("examples/own-world", Kind::Example),
+];
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -57,6 +61,8 @@ enum Kind {
     Plugin,
     /// A guest that exists only for tests (`tests/guests/*`).
     TestGuest,
+    /// The guest of an embedding example (`examples/own-world/guest`).
+    Example,
 }
 
 impl Kind {
@@ -64,6 +70,7 @@ impl Kind {
         match self {
             Kind::Plugin => "plugin",
             Kind::TestGuest => "test guest",
+            Kind::Example => "example guest",
         }
     }
 }
@@ -101,6 +108,7 @@ fn run() -> Result<(), String> {
     for path in [
         "plugins",
         "tests/guests",
+        "examples/own-world",
         "guest-sdk",
         "wit",
         "Cargo.toml",
@@ -170,6 +178,17 @@ fn run() -> Result<(), String> {
         }
         code.push_str("];\n");
     }
+    // wasmtime's `foreach_*!` idea: the tests invoke this with a macro that
+    // names, for each guest, the test module that exercises it, so that a
+    // guest without tests fails the build.
+    code.push_str(
+        "\n/// Invokes `$mac!(guest)` for every component (its package name in\n\
+         /// `snake_case`).\n#[macro_export]\nmacro_rules! foreach_guest {\n    ($mac:ident) => {\n",
+    );
+    for krate in &crates {
+        let _ = writeln!(code, "        $mac!({});", const_name(&krate.name).to_lowercase());
+    }
+    code.push_str("    };\n}\n");
     fs::write(out_dir.join("plugins.rs"), code)
         .map_err(|e| format!("cannot write plugins.rs: {e}"))?;
     Ok(())

@@ -8,12 +8,17 @@
 //! - [`Rotel`]: a real external collector (`rotel-agent`) run as a child
 //!   process, typically forwarding to an [`OtlpReceiver`].
 //! - [`client`]: tiny OTLP exporters and request builders for smoke tests.
+//! - [`bench_guest`]: the host of the bench guests, for the benches and the
+//!   test that checks them.
+//! - [`toolchains`]: building Python and JavaScript guests.
 
 #![warn(missing_docs)]
 
+pub mod bench_guest;
 pub mod client;
 pub mod receiver;
 pub mod rotel;
+pub mod toolchains;
 /// The typed span view, shared with plugin authors through wasmtrace's
 /// test kit.
 pub use wasmtrace::testkit::{span, tree};

@@ -3,19 +3,21 @@
 //! array element, event and link is charged to the invocation's byte budget
 //! and dropped, counted, once the budget or a per-span limit is reached.
 
-use crate::bindings::telemetry::tracing::{Link as WitLink, SpanKind as WitSpanKind};
+use super::args::{ArgLink, ArgValue, Args};
+use crate::bindings::telemetry::tracing::SpanKind as WitSpanKind;
 use crate::bindings::telemetry::types::{
-    KeyValue as WitKeyValue, SpanContext as WitSpanContext, TraceFlags as WitTraceFlags,
-    Value as WitValue,
+    SpanContext as WitSpanContext, TraceFlags as WitTraceFlags,
 };
 use crate::limits::Limits;
 use crate::stats::Counts;
 use opentelemetry::trace::{Link, SpanContext, SpanId, SpanKind, TraceFlags, TraceId, TraceState};
 use opentelemetry::{Array, Key, KeyValue, StringValue, Value};
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::mem::size_of;
+use std::ops::Range;
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// Attribute key prefixes only the host may set (plugin identity, resource).
 pub(crate) const RESERVED_PREFIXES: [&str; 2] = ["wasmtrace.", "service."];
@@ -48,34 +50,96 @@ pub(crate) fn truncate(mut s: String, max: u32) -> String {
     s
 }
 
-/// The attribute keys a store's guest has used, each shared as one
-/// `Arc<str>`.
+/// The strings a store's guest repeats, each kept once: attribute keys and
+/// short string values as one `Arc<str>` each, span and event names as
+/// process-wide `&'static str`s.
 ///
-/// A span's attributes are freed by the export pipeline on its own thread;
-/// for a key seen before that is a reference count going down rather than
-/// a cross-thread `free`. Guests reuse a handful of keys, so a small bound
-/// holds them all; past it new keys are simply owned. The hasher is seeded
-/// per process and the table is small, so guest-chosen keys cannot make
-/// lookups slow.
+/// A span's data is freed by the export pipeline on its own thread; for a
+/// string seen before that is a reference count going down (or nothing)
+/// rather than an allocation here and a cross-thread `free` there. Guests
+/// reuse a handful of keys, values and names, so small bounds hold them;
+/// past them new strings are simply owned. The hasher is seeded per process
+/// and the tables are small, so guest-chosen strings cannot make lookups
+/// slow.
 #[derive(Default)]
-pub(crate) struct Keys(HashSet<Arc<str>, foldhash::fast::RandomState>);
+pub(crate) struct Keys {
+    keys: HashSet<Arc<str>, foldhash::fast::RandomState>,
+    values: HashSet<Arc<str>, foldhash::fast::RandomState>,
+    names: HashSet<&'static str, foldhash::fast::RandomState>,
+}
 
 impl Keys {
-    /// Distinct keys kept per store.
+    /// Distinct keys, values and names kept per store.
     pub(crate) const MAX: usize = 256;
+    /// String values longer than this are not shared (they are rarely
+    /// repeated).
+    const MAX_SHARED_VALUE: usize = 64;
 
     /// The OTel key for `key`, shared with earlier uses of the same key.
-    pub(crate) fn key(&mut self, key: String) -> Key {
-        if let Some(shared) = self.0.get(key.as_str()) {
-            return Key::from(shared.clone());
-        }
-        if self.0.len() >= Self::MAX {
-            return Key::from(key);
-        }
-        let shared: Arc<str> = key.into();
-        self.0.insert(shared.clone());
-        Key::from(shared)
+    pub(crate) fn key(&mut self, key: &str) -> Key {
+        Key::from(Self::shared(&mut self.keys, key))
     }
+
+    /// A string value, shared when it is short.
+    pub(crate) fn value(&mut self, value: &str) -> StringValue {
+        if value.len() > Self::MAX_SHARED_VALUE {
+            return StringValue::from(value.to_owned());
+        }
+        StringValue::from(Self::shared(&mut self.values, value))
+    }
+
+    fn shared(set: &mut HashSet<Arc<str>, foldhash::fast::RandomState>, s: &str) -> Arc<str> {
+        if let Some(shared) = set.get(s) {
+            return shared.clone();
+        }
+        let shared: Arc<str> = s.into();
+        if set.len() < Self::MAX {
+            set.insert(shared.clone());
+        }
+        shared
+    }
+
+    /// A span or event name: a `'static` string from the process-wide
+    /// table of names (bounded), or owned past its bound.
+    pub(crate) fn name(&mut self, name: &str) -> Cow<'static, str> {
+        if let Some(&known) = self.names.get(name) {
+            return Cow::Borrowed(known);
+        }
+        match intern_name(name) {
+            Some(known) => {
+                if self.names.len() < Self::MAX {
+                    self.names.insert(known);
+                }
+                Cow::Borrowed(known)
+            }
+            None => Cow::Owned(name.to_owned()),
+        }
+    }
+}
+
+/// Names kept for the life of the process, and their total size: the SDK
+/// keeps a span's name as `Cow<'static, str>`, so a name shared across spans
+/// must live forever. Guests choose names, so the table is bounded; past
+/// its bound names are owned per span, as they would be without it.
+fn intern_name(name: &str) -> Option<&'static str> {
+    const MAX_NAMES: usize = 4_096;
+    const MAX_BYTES: usize = 256 << 10;
+    static NAMES: OnceLock<Mutex<(HashSet<&'static str>, usize)>> = OnceLock::new();
+    let mut table = NAMES
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    let (names, bytes) = &mut *table;
+    if let Some(&known) = names.get(name) {
+        return Some(known);
+    }
+    if names.len() >= MAX_NAMES || *bytes + name.len() > MAX_BYTES {
+        return None;
+    }
+    let leaked: &'static str = Box::leak(name.into());
+    names.insert(leaked);
+    *bytes += name.len();
+    Some(leaked)
 }
 
 /// Converts guest data under the per-span limits and the byte budget,
@@ -101,127 +165,126 @@ impl Recorder<'_> {
         }
     }
 
-    /// A span or event name: truncated, charged (but never refused: spans
-    /// and events are bounded by count, and need a name).
-    pub(crate) fn name(&mut self, name: String) -> String {
-        let name = truncate(name, self.limits.max_name_length);
+    /// A span or event name (already cut to its limit by the reader):
+    /// charged, but never refused (spans and events are bounded by count,
+    /// and need a name).
+    pub(crate) fn name(&mut self, name: &str) -> Cow<'static, str> {
         *self.bytes = self.bytes.saturating_sub(name.len() as u64);
-        name
+        self.keys.name(name)
     }
 
-    /// A free-text value (status message, exception field): truncated to
-    /// the value-length limit and to what the budget still holds.
-    pub(crate) fn text(&mut self, text: String) -> String {
+    /// A free-text value (status message, exception field): cut to the
+    /// value-length limit and to what the budget still holds.
+    pub(crate) fn text(&mut self, text: &str) -> String {
         let max = (*self.bytes).min(u64::from(self.limits.max_attribute_value_length));
-        let text = truncate(text, max as u32);
+        let text = truncate(text.to_owned(), max as u32);
         *self.bytes -= text.len() as u64;
         text
     }
 
-    /// Converts guest attributes into `out`, which holds `present` already:
-    /// reserved and empty keys are dropped, keys and values truncated,
-    /// arrays cut to their limit, and attributes past `max` or the budget
-    /// dropped. Everything dropped is counted.
+    /// Converts the guest attributes `range` of `args` into `out`: reserved
+    /// and empty keys are dropped, and attributes past `max` (counting what
+    /// `out` holds) or the budget. Everything dropped is counted.
     pub(crate) fn attributes(
         &mut self,
-        attributes: Vec<WitKeyValue>,
+        args: &Args,
+        range: Range<u32>,
         max: u32,
         out: &mut Vec<KeyValue>,
     ) {
+        let attributes = args.attributes(range);
         let room = (max as usize).saturating_sub(out.len());
-        let total = attributes.len();
-        for kv in attributes.into_iter().take(room) {
-            if !is_guest_key_allowed(&kv.key) {
+        for kv in attributes.iter().take(room) {
+            let key = args.text(kv.key);
+            if !is_guest_key_allowed(key) {
                 self.counts.attributes_dropped += 1;
                 continue;
             }
-            let key = truncate(kv.key, self.limits.max_name_length);
-            let Some(value) = self.value(kv.value, ATTRIBUTE_COST + key.len() as u64) else {
+            let Some(value) = self.value(args, &kv.value, ATTRIBUTE_COST + key.len() as u64)
+            else {
                 self.counts.attributes_dropped += 1;
                 continue;
             };
             out.push(KeyValue::new(self.keys.key(key), value));
         }
-        self.counts.attributes_dropped += total.saturating_sub(room) as u64;
+        self.counts.attributes_dropped += attributes.len().saturating_sub(room) as u64;
     }
 
     /// Converts one value, charging `base` plus what it holds; `None` when
     /// the budget cannot pay for it.
-    fn value(&mut self, value: WitValue, base: u64) -> Option<Value> {
-        let max_len = self.limits.max_attribute_value_length;
-        let max_items = self.limits.max_array_length as usize;
-        let cut = |s: String| StringValue::from(truncate(s, max_len));
-        let (value, cost) = match value {
-            WitValue::String(s) => {
-                let s = cut(s);
-                let cost = s.as_str().len() as u64;
-                (Value::String(s), cost)
-            }
-            WitValue::Bool(b) => (Value::Bool(b), 0),
-            WitValue::S64(i) => (Value::I64(i), 0),
-            WitValue::F64(f) => (Value::F64(f), 0),
-            WitValue::StringArray(mut v) => {
-                self.counts.array_items_dropped += v.len().saturating_sub(max_items) as u64;
-                v.truncate(max_items);
-                let items: Vec<StringValue> = v.into_iter().map(cut).collect();
-                let cost = items
-                    .iter()
-                    .map(|s| (size_of::<StringValue>() + s.as_str().len()) as u64)
-                    .sum();
-                (Value::Array(Array::String(items)), cost)
-            }
-            WitValue::BoolArray(mut v) => {
-                self.counts.array_items_dropped += v.len().saturating_sub(max_items) as u64;
-                v.truncate(max_items);
-                v.shrink_to_fit();
-                let cost = v.len() as u64;
-                (Value::Array(Array::Bool(v)), cost)
-            }
-            WitValue::S64Array(mut v) => {
-                self.counts.array_items_dropped += v.len().saturating_sub(max_items) as u64;
-                v.truncate(max_items);
-                v.shrink_to_fit();
-                let cost = 8 * v.len() as u64;
-                (Value::Array(Array::I64(v)), cost)
-            }
-            WitValue::F64Array(mut v) => {
-                self.counts.array_items_dropped += v.len().saturating_sub(max_items) as u64;
-                v.truncate(max_items);
-                v.shrink_to_fit();
-                let cost = 8 * v.len() as u64;
-                (Value::Array(Array::F64(v)), cost)
-            }
-        };
-        if self.charge(base + cost) {
-            Some(value)
-        } else {
-            self.counts.bytes_dropped += base + cost;
-            None
+    fn value(&mut self, args: &Args, value: &ArgValue, base: u64) -> Option<Value> {
+        let cost = base + cost_of(args, value);
+        if !self.charge(cost) {
+            self.counts.bytes_dropped += cost;
+            return None;
         }
+        Some(match value {
+            ArgValue::String(t) => Value::String(self.keys.value(args.text(*t))),
+            ArgValue::Bool(b) => Value::Bool(*b),
+            ArgValue::S64(i) => Value::I64(*i),
+            ArgValue::F64(f) => Value::F64(*f),
+            ArgValue::StringArray(r) => Value::Array(Array::String(
+                args.strings(r.clone())
+                    .iter()
+                    .map(|t| StringValue::from(args.text(*t).to_owned()))
+                    .collect(),
+            )),
+            ArgValue::BoolArray(r) => Value::Array(Array::Bool(args.bools(r.clone()).to_vec())),
+            ArgValue::S64Array(r) => Value::Array(Array::I64(args.ints(r.clone()).to_vec())),
+            ArgValue::F64Array(r) => Value::Array(Array::F64(args.floats(r.clone()).to_vec())),
+        })
     }
 
-    /// Converts guest links: invalid ones and those past the limit or the
-    /// budget are dropped and counted.
-    pub(crate) fn links(&mut self, links: Vec<WitLink>, max: u32) -> Vec<Link> {
-        let total = links.len();
+    /// Converts the guest links of `args`: invalid ones and those past the
+    /// limit or the budget are dropped and counted.
+    pub(crate) fn links(&mut self, args: &Args, max: u32) -> Vec<Link> {
+        let total = args.links.len();
         let mut kept = Vec::with_capacity(total.min(max as usize));
-        for link in links.into_iter().take(max as usize) {
-            let Some(sc) = span_context_from_guest(&link.span_context) else {
+        for link in args.links.iter().take(max as usize) {
+            let Some(sc) = link_span_context(args, link) else {
                 self.counts.links_dropped += 1;
                 continue;
             };
-            if !self.charge(LINK_COST + link.span_context.trace_state.len() as u64) {
+            if !self.charge(LINK_COST + args.text(link.trace_state).len() as u64) {
                 self.counts.links_dropped += 1;
                 continue;
             }
             let mut attributes = Vec::new();
-            let per_link = self.limits.max_attributes_per_event;
-            self.attributes(link.attributes, per_link, &mut attributes);
+            let per_link = self.limits.max_attributes_per_link;
+            self.attributes(args, link.attributes.clone(), per_link, &mut attributes);
             kept.push(Link::new(sc, attributes, 0));
         }
         self.counts.links_dropped += total.saturating_sub(max as usize) as u64;
         kept
     }
+}
+
+/// The host memory a value holds beyond its `KeyValue`.
+fn cost_of(args: &Args, value: &ArgValue) -> u64 {
+    match value {
+        ArgValue::String(t) => args.text(*t).len() as u64,
+        ArgValue::Bool(_) | ArgValue::S64(_) | ArgValue::F64(_) => 0,
+        ArgValue::StringArray(r) => args
+            .strings(r.clone())
+            .iter()
+            .map(|t| (size_of::<StringValue>() + args.text(*t).len()) as u64)
+            .sum(),
+        ArgValue::BoolArray(r) => args.bools(r.clone()).len() as u64,
+        ArgValue::S64Array(r) => 8 * args.ints(r.clone()).len() as u64,
+        ArgValue::F64Array(r) => 8 * args.floats(r.clone()).len() as u64,
+    }
+}
+
+/// A link's span context, if its ids are lowercase hex of the right length
+/// and not all zeros.
+fn link_span_context(args: &Args, link: &ArgLink) -> Option<SpanContext> {
+    span_context_from_guest(&WitSpanContext {
+        trace_id: args.text(link.trace_id).to_owned(),
+        span_id: args.text(link.span_id).to_owned(),
+        trace_flags: link.trace_flags,
+        trace_state: args.text(link.trace_state).to_owned(),
+        is_remote: link.is_remote,
+    })
 }
 
 impl From<WitSpanKind> for SpanKind {
@@ -318,6 +381,7 @@ pub(crate) fn exception_attributes(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bindings::telemetry::types::{KeyValue as WitKeyValue, Value as WitValue};
 
     fn kv(key: &str, value: WitValue) -> WitKeyValue {
         WitKeyValue {
@@ -333,6 +397,8 @@ mod tests {
     ) -> (Vec<KeyValue>, Counts) {
         let mut counts = Counts::default();
         let mut keys = Keys::default();
+        let mut args = Args::default();
+        let range = args.from_wit(attributes);
         let mut out = Vec::new();
         Recorder {
             limits,
@@ -340,7 +406,7 @@ mod tests {
             keys: &mut keys,
             counts: &mut counts,
         }
-        .attributes(attributes, limits.max_attributes_per_span, &mut out);
+        .attributes(&args, range, limits.max_attributes_per_span, &mut out);
         (out, counts)
     }
 
@@ -361,39 +427,27 @@ mod tests {
     }
 
     #[test]
-    fn keys_are_shared_up_to_a_bound() {
+    fn keys_values_and_names_are_shared_up_to_a_bound() {
         let mut keys = Keys::default();
-        let first = keys.key("http.route".into());
-        let again = keys.key("http.route".into());
+        let first = keys.key("http.route");
+        let again = keys.key("http.route");
         assert_eq!(first, again);
-        assert_eq!(keys.0.len(), 1);
         // Shared: the key seen again is the same allocation, not a copy.
-        let shared = keys.0.get("http.route").unwrap();
-        assert_eq!(Arc::strong_count(shared), 3);
+        assert_eq!(Arc::strong_count(keys.keys.get("http.route").unwrap()), 3);
         for i in 0..Keys::MAX {
-            keys.key(format!("k{i}"));
+            keys.key(&format!("k{i}"));
         }
-        assert_eq!(keys.0.len(), Keys::MAX);
-        assert_eq!(keys.key("late".into()).as_str(), "late");
-        assert_eq!(keys.0.len(), Keys::MAX);
-    }
-
-    #[test]
-    fn long_keys_values_and_arrays_are_cut() {
-        let limits = Limits {
-            max_name_length: 3,
-            max_attribute_value_length: 2,
-            max_array_length: 2,
-            ..Limits::default()
-        };
-        let attrs = vec![kv(
-            "abcdef",
-            WitValue::StringArray(vec!["xyz".into(), "é".into(), "dropped".into()]),
-        )];
-        let (kept, counts) = convert(&limits, &mut u64::MAX.clone(), attrs);
-        let expected = Value::Array(vec![StringValue::from("xy"), StringValue::from("é")].into());
-        assert_eq!(kept, vec![KeyValue::new("abc", expected)]);
-        assert_eq!(counts.array_items_dropped, 1);
+        assert_eq!(keys.keys.len(), Keys::MAX);
+        assert_eq!(keys.key("late").as_str(), "late");
+        assert_eq!(keys.keys.len(), Keys::MAX);
+        // Short values are shared, long ones owned.
+        let short = keys.value("/users/{id}");
+        assert_eq!(short, keys.value("/users/{id}"));
+        assert_eq!(keys.values.len(), 1);
+        keys.value(&"x".repeat(100));
+        assert_eq!(keys.values.len(), 1);
+        // Names are `'static` once seen.
+        assert!(matches!(keys.name("handle_request"), Cow::Borrowed("handle_request")));
     }
 
     #[test]

@@ -9,12 +9,10 @@
 //! a call costs the host is bounded by the limits, not by the guest's
 //! memory, and oversized telemetry never traps.
 
-use crate::bindings::telemetry::tracing::Link as WitLink;
-use crate::bindings::telemetry::types::{
-    KeyValue as WitKeyValue, SpanContext as WitSpanContext, TraceFlags as WitTraceFlags,
-    Value as WitValue,
-};
+use super::args::{ArgKeyValue, ArgLink, ArgValue, Args, Text};
+use crate::bindings::telemetry::types::TraceFlags as WitTraceFlags;
 use crate::limits::Limits;
+use std::ops::Range;
 use crate::stats::Counts;
 use wasmtime::AsContextMut;
 use wasmtime::component::{ComponentType, Lift, WasmList, WasmStr};
@@ -108,122 +106,149 @@ impl Bounds {
     }
 }
 
-/// Reads borrowed arguments out of `store`'s guest memory within `bounds`,
-/// counting into `counts` what it leaves behind.
+/// Reads borrowed arguments out of `store`'s guest memory within `bounds`
+/// into `args`, counting into `counts` what it leaves behind.
 pub(crate) struct Reader<'a, S> {
     pub(crate) store: S,
     pub(crate) bounds: Bounds,
     pub(crate) counts: &'a mut Counts,
+    pub(crate) args: &'a mut Args,
 }
 
 impl<S: AsContextMut> Reader<'_, S> {
     /// At most `max` bytes of `s` (cut at a character boundary).
-    pub(crate) fn string(&mut self, s: &WasmStr, max: u32) -> wasmtime::Result<String> {
+    pub(crate) fn string(&mut self, s: &WasmStr, max: u32) -> wasmtime::Result<Text> {
         let text = s.to_str(self.store.as_context())?;
         let mut end = text.len().min(max as usize);
         while !text.is_char_boundary(end) {
             end -= 1;
         }
-        Ok(text[..end].to_owned())
+        Ok(self.args.push_text(&text[..end]))
     }
 
     /// A span or event name, or a key.
-    pub(crate) fn name(&mut self, s: &WasmStr) -> wasmtime::Result<String> {
+    pub(crate) fn name(&mut self, s: &WasmStr) -> wasmtime::Result<Text> {
         self.string(s, self.bounds.name)
     }
 
     /// A value-sized text (status message, exception field).
-    pub(crate) fn text(&mut self, s: &WasmStr) -> wasmtime::Result<String> {
+    pub(crate) fn text(&mut self, s: &WasmStr) -> wasmtime::Result<Text> {
         self.string(s, self.bounds.value)
     }
 
-    /// Up to `max` attributes; the rest are counted as dropped.
+    /// Up to `max` attributes; the rest are counted as dropped. Returns
+    /// where they are in `args`.
     pub(crate) fn attributes(
         &mut self,
         list: &WasmList<KeyValueRef>,
         max: usize,
-    ) -> wasmtime::Result<Vec<WitKeyValue>> {
+    ) -> wasmtime::Result<Range<u32>> {
         let kept = list.len().min(max);
         self.counts.attributes_dropped += (list.len() - kept) as u64;
-        let refs: Vec<KeyValueRef> = list
-            .iter(&mut self.store)?
-            .take(kept)
-            .collect::<wasmtime::Result<_>>()?;
-        let mut out = Vec::with_capacity(kept);
-        for kv in refs {
+        let start = self.args.attributes_len();
+        // One lift context for the list (`get` makes one per element), into
+        // a reused buffer; a link's attributes nest inside a span's list, so
+        // the buffer is shared from where this list's views begin.
+        let mut refs = std::mem::take(&mut self.args.refs);
+        let from = refs.len();
+        for kv in list.iter(&mut self.store)?.take(kept) {
+            refs.push(kv?);
+        }
+        for kv in refs.drain(from..) {
             let key = self.name(&kv.key)?;
             let value = self.value(kv.value)?;
-            out.push(WitKeyValue { key, value });
+            self.args.push_attribute(ArgKeyValue { key, value });
         }
-        Ok(out)
+        self.args.refs = refs;
+        Ok(start..self.args.attributes_len())
     }
 
-    fn value(&mut self, value: ValueRef) -> wasmtime::Result<WitValue> {
-        let items = self.bounds.items;
+    fn value(&mut self, value: ValueRef) -> wasmtime::Result<ArgValue> {
         Ok(match value {
-            ValueRef::String(s) => WitValue::String(self.text(&s)?),
-            ValueRef::Bool(b) => WitValue::Bool(b),
-            ValueRef::S64(i) => WitValue::S64(i),
-            ValueRef::F64(f) => WitValue::F64(f),
+            ValueRef::String(s) => ArgValue::String(self.text(&s)?),
+            ValueRef::Bool(b) => ArgValue::Bool(b),
+            ValueRef::S64(i) => ArgValue::S64(i),
+            ValueRef::F64(f) => ArgValue::F64(f),
             ValueRef::StringArray(list) => {
-                let strings: Vec<WasmStr> = self.items(&list)?;
-                let mut out = Vec::with_capacity(strings.len());
-                for s in &strings {
-                    out.push(self.text(s)?);
+                let kept = self.kept(list.len());
+                let start = self.args.strings_len();
+                let mut items = std::mem::take(&mut self.args.str_refs);
+                items.clear();
+                for s in list.iter(&mut self.store)?.take(kept) {
+                    items.push(s?);
                 }
-                WitValue::StringArray(out)
+                for s in &items {
+                    let text = self.text(s)?;
+                    self.args.push_string(text);
+                }
+                self.args.str_refs = items;
+                ArgValue::StringArray(start..self.args.strings_len())
             }
-            ValueRef::BoolArray(list) => WitValue::BoolArray(self.items(&list)?),
+            ValueRef::BoolArray(list) => {
+                let kept = self.kept(list.len());
+                let values: Vec<bool> = list
+                    .iter(&mut self.store)?
+                    .take(kept)
+                    .collect::<wasmtime::Result<_>>()?;
+                ArgValue::BoolArray(self.args.push_bools(values))
+            }
             ValueRef::S64Array(list) => {
-                let kept = list.len().min(items);
-                self.counts.array_items_dropped += (list.len() - kept) as u64;
+                let kept = self.kept(list.len());
                 let raw = list.as_le_slice(self.store.as_context());
-                WitValue::S64Array(raw[..kept].iter().map(|v| i64::from_le(*v)).collect())
+                ArgValue::S64Array(
+                    self.args
+                        .push_ints(raw[..kept].iter().map(|v| i64::from_le(*v))),
+                )
             }
-            ValueRef::F64Array(list) => WitValue::F64Array(self.items(&list)?),
+            ValueRef::F64Array(list) => {
+                let kept = self.kept(list.len());
+                let values: Vec<f64> = list
+                    .iter(&mut self.store)?
+                    .take(kept)
+                    .collect::<wasmtime::Result<_>>()?;
+                ArgValue::F64Array(self.args.push_floats(values))
+            }
         })
     }
 
-    /// The first `max_array_length` elements of an array.
-    fn items<T: Lift>(&mut self, list: &WasmList<T>) -> wasmtime::Result<Vec<T>> {
-        let kept = list.len().min(self.bounds.items);
-        self.counts.array_items_dropped += (list.len() - kept) as u64;
-        list.iter(&mut self.store)?.take(kept).collect()
+    /// How many of an array's `len` elements are kept; counts the rest.
+    fn kept(&mut self, len: usize) -> usize {
+        let kept = len.min(self.bounds.items);
+        self.counts.array_items_dropped += (len - kept) as u64;
+        kept
     }
 
-    /// Up to `max` links, each with its attributes.
+    /// Up to `max` links, each with its attributes, into `args.links`.
     pub(crate) fn links(
         &mut self,
         list: &WasmList<LinkRef>,
         max: usize,
         max_attributes: usize,
-    ) -> wasmtime::Result<Vec<WitLink>> {
+    ) -> wasmtime::Result<()> {
         let kept = list.len().min(max);
         self.counts.links_dropped += (list.len() - kept) as u64;
-        let refs: Vec<LinkRef> = list
-            .iter(&mut self.store)?
-            .take(kept)
-            .collect::<wasmtime::Result<_>>()?;
-        let mut out = Vec::with_capacity(kept);
-        for link in refs {
+        for i in 0..kept {
+            let Some(link) = list.get(&mut self.store, i) else {
+                break;
+            };
+            let link = link?;
             let sc = &link.span_context;
             // Ids longer than W3C's are invalid anyway: 64 bytes keep them
             // recognisably wrong without copying more.
-            let span_context = WitSpanContext {
-                trace_id: self.string(&sc.trace_id, 64)?,
-                span_id: self.string(&sc.span_id, 64)?,
-                trace_flags: sc.trace_flags,
-                trace_state: self
-                    .string(&sc.trace_state, crate::propagation::MAX_TRACESTATE_LEN)?,
-                is_remote: sc.is_remote,
-            };
+            let trace_id = self.string(&sc.trace_id, 64)?;
+            let span_id = self.string(&sc.span_id, 64)?;
+            let trace_state = self.string(&sc.trace_state, crate::propagation::MAX_TRACESTATE_LEN)?;
             let attributes = self.attributes(&link.attributes, max_attributes)?;
-            out.push(WitLink {
-                span_context,
+            self.args.links.push(ArgLink {
+                trace_id,
+                span_id,
+                trace_flags: sc.trace_flags,
+                trace_state,
+                is_remote: sc.is_remote,
                 attributes,
             });
         }
-        Ok(out)
+        Ok(())
     }
 
     /// The pairs whose name `wanted` accepts, at most `max` of them, values
@@ -234,22 +259,24 @@ impl<S: AsContextMut> Reader<'_, S> {
         wanted: impl Fn(&str) -> bool,
         max: usize,
         max_value: u32,
-    ) -> wasmtime::Result<Vec<(String, String)>> {
-        let refs: Vec<(WasmStr, WasmStr)> = list
-            .iter(&mut self.store)?
-            .collect::<wasmtime::Result<_>>()?;
-        let mut out = Vec::new();
-        for (k, v) in &refs {
-            if out.len() == max {
+    ) -> wasmtime::Result<()> {
+        let mut kept = 0;
+        for i in 0..list.len() {
+            if kept == max {
                 break;
             }
-            let key = k.to_str(self.store.as_context())?;
-            if !wanted(&key) {
+            let Some(pair) = list.get(&mut self.store, i) else {
+                break;
+            };
+            let (k, v) = pair?;
+            if !wanted(&k.to_str(self.store.as_context())?) {
                 continue;
             }
-            let key = key.into_owned();
-            out.push((key, self.string(v, max_value)?));
+            let key = self.string(&k, self.bounds.name)?;
+            let value = self.string(&v, max_value)?;
+            self.args.push_pair(key, value);
+            kept += 1;
         }
-        Ok(out)
+        Ok(())
     }
 }

@@ -2,6 +2,7 @@
 //! arguments in place within the limits (`lift`) and hands them to the
 //! store's span table.
 
+use super::args::Args;
 use super::lift::{Bounds, KeyValueRef, LinkRef, PairsRef, Reader, StatusRef};
 use crate::bindings::telemetry::tracing::SpanKind;
 use crate::bindings::telemetry::types::SpanContext as WitSpanContext;
@@ -26,27 +27,34 @@ fn is_propagation_header(name: &str) -> bool {
 const MAX_BAGGAGE_ENTRIES: usize = 64;
 const MAX_HEADER_VALUE: u32 = 8_192;
 
-/// Runs `f` with a reader over the store's guest memory, bounded by its
-/// table's limits, then with the table itself.
+/// Reads a call's arguments out of the store's guest memory (`read`),
+/// bounded by its table's limits, into the table's reusable buffers, then
+/// runs `then` with the table and those arguments.
 fn with_reader<T: WasmtraceView + 'static, A, R>(
     mut store: StoreContextMut<'_, T>,
     read: impl FnOnce(&mut Reader<'_, &mut StoreContextMut<'_, T>>) -> wasmtime::Result<A>,
-    then: impl FnOnce(&mut SpanTable, A) -> R,
+    then: impl FnOnce(&mut SpanTable, &Args, A) -> R,
 ) -> wasmtime::Result<R> {
     let table = &mut store.data_mut().wasmtrace().table;
     let bounds = Bounds::of(&table.limits);
-    // Counted here, added to the table's counts below.
+    let mut args = table.args.take().unwrap_or_default();
+    args.clear();
     let mut counts = Default::default();
-    let args = read(&mut Reader {
+    let read = read(&mut Reader {
         store: &mut store,
         bounds,
         counts: &mut counts,
-    })?;
+        args: &mut args,
+    });
     let table = &mut store.data_mut().wasmtrace().table;
-    table.set_lifted(counts);
-    let result = then(table, args);
-    table.settle_lifted();
-    Ok(result)
+    let result = read.map(|read| {
+        table.set_lifted(counts);
+        let result = then(table, &args, read);
+        table.settle_lifted();
+        result
+    });
+    table.args = Some(args);
+    result
 }
 
 /// The table of a store, for calls that read no guest memory.
@@ -78,7 +86,7 @@ pub fn add_propagation_to_linker<T: WasmtraceView + 'static>(
             with_reader(
                 store,
                 |r| r.pairs(&carrier, is_propagation_header, 64, MAX_HEADER_VALUE),
-                |table, carrier| (table.extract(&carrier),),
+                |table, args, ()| (table.extract(&args.pairs()),),
             )
         },
     )?;
@@ -102,7 +110,7 @@ pub fn add_propagation_to_linker<T: WasmtraceView + 'static>(
             with_reader(
                 store,
                 |r| r.pairs(&entries, |_| true, MAX_BAGGAGE_ENTRIES, MAX_HEADER_VALUE),
-                |table, entries| (table.with_baggage(cx, entries),),
+                |table, args, ()| (table.with_baggage(cx, args.pairs()),),
             )
         },
     )?;
@@ -157,15 +165,13 @@ pub fn add_tracing_to_linker<T: WasmtraceView + 'static>(
                 |r| {
                     let name = r.name(&name)?;
                     let attributes = r.attributes(&attributes, max_attributes)?;
-                    let links = if links.len() == 0 {
-                        Vec::new()
-                    } else {
-                        r.links(&links, max_links, per_link)?
-                    };
-                    Ok((name, attributes, links))
+                    if links.len() > 0 {
+                        r.links(&links, max_links, per_link)?;
+                    }
+                    Ok((name, attributes))
                 },
-                |table, (name, attributes, links)| {
-                    (table.start(parent, name, kind, attributes, links, activate),)
+                |table, args, (name, attributes)| {
+                    (table.start(parent, args, name, kind, attributes, activate),)
                 },
             )
         },
@@ -177,7 +183,7 @@ pub fn add_tracing_to_linker<T: WasmtraceView + 'static>(
             with_reader(
                 store,
                 |r| r.attributes(&attributes, max),
-                |table, attributes| table.set_attributes(span, attributes),
+                |table, args, attributes| table.set_attributes(span, args, attributes),
             )
         },
     )?;
@@ -189,7 +195,7 @@ pub fn add_tracing_to_linker<T: WasmtraceView + 'static>(
             with_reader(
                 store,
                 |r| Ok((r.name(&name)?, r.attributes(&attributes, max)?)),
-                |table, (name, attributes)| table.add_event(span, name, attributes),
+                |table, args, (name, attributes)| table.add_event(span, args, name, attributes),
             )
         },
     )?;
@@ -200,12 +206,19 @@ pub fn add_tracing_to_linker<T: WasmtraceView + 'static>(
                 store,
                 |r| {
                     Ok(match &status {
-                        StatusRef::Unset => Status::Unset,
-                        StatusRef::Ok => Status::Ok,
-                        StatusRef::Error(message) => Status::error(r.text(message)?),
+                        StatusRef::Unset => None,
+                        StatusRef::Ok => None,
+                        StatusRef::Error(message) => Some(r.text(message)?),
                     })
                 },
-                |table, status| table.set_status(span, status),
+                |table, args, message| {
+                    let status = match (&status, message) {
+                        (_, Some(message)) => Status::error(args.text(message).to_owned()),
+                        (StatusRef::Ok, None) => Status::Ok,
+                        _ => Status::Unset,
+                    };
+                    table.set_status(span, status)
+                },
             )
         },
     )?;
@@ -222,8 +235,13 @@ pub fn add_tracing_to_linker<T: WasmtraceView + 'static>(
                     };
                     Ok((r.text(&kind)?, r.text(&message)?, stacktrace))
                 },
-                |table, (kind, message, stacktrace)| {
-                    table.record_exception(span, kind, message, stacktrace)
+                |table, args, (kind, message, stacktrace)| {
+                    table.record_exception(
+                        span,
+                        args.text(kind),
+                        args.text(message),
+                        stacktrace.map(|s| args.text(s)),
+                    )
                 },
             )
         },
@@ -234,7 +252,7 @@ pub fn add_tracing_to_linker<T: WasmtraceView + 'static>(
             with_reader(
                 store,
                 |r| r.name(&name),
-                |table, name| table.update_name(span, name),
+                |table, args, name| table.update_name(span, args.text(name)),
             )
         },
     )?;

@@ -11,11 +11,10 @@
 //! Every operation is total: a guest can end twice, use a stale or made-up
 //! handle, or end a parent before its children without trapping.
 
-use super::convert::{
-    EVENT_COST, Keys, RANDOM, Recorder, exception_attributes, span_context_from_guest, truncate,
-};
-use crate::bindings::telemetry::tracing::{Link as WitLink, SpanKind as WitSpanKind};
-use crate::bindings::telemetry::types::{KeyValue as WitKeyValue, SpanContext as WitSpanContext};
+use super::args::{Args, Text};
+use super::convert::{EVENT_COST, Keys, RANDOM, Recorder, exception_attributes};
+use crate::bindings::telemetry::tracing::SpanKind as WitSpanKind;
+use crate::bindings::telemetry::types::SpanContext as WitSpanContext;
 use crate::budget::Budget;
 use crate::limits::Limits;
 use crate::propagation::Propagators;
@@ -28,6 +27,7 @@ use opentelemetry::trace::{
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::trace::{SdkTracer, Span as SdkSpan};
 use slab::Slab;
+use std::ops::Range;
 use std::sync::Arc;
 
 /// A handle as the guest holds it (WIT `context`).
@@ -121,6 +121,56 @@ macro_rules! recorder {
     };
 }
 
+/// A vector in fixed-size chunks: it grows without moving what it holds
+/// (a `Vec` of many spans would copy them all each time it doubles).
+struct Chunked<T> {
+    chunks: Vec<Vec<T>>,
+    len: usize,
+}
+
+impl<T> Default for Chunked<T> {
+    fn default() -> Self {
+        Self {
+            chunks: Vec::new(),
+            len: 0,
+        }
+    }
+}
+
+impl<T> Chunked<T> {
+    const CHUNK: usize = 256;
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn push(&mut self, value: T) {
+        if self.len % Self::CHUNK == 0 {
+            self.chunks.push(Vec::with_capacity(Self::CHUNK));
+        }
+        self.chunks[self.len / Self::CHUNK].push(value);
+        self.len += 1;
+    }
+
+    #[cfg(any(test, feature = "fuzzing"))]
+    fn iter(&self) -> impl Iterator<Item = &T> {
+        self.chunks.iter().flatten()
+    }
+}
+
+impl<T> std::ops::Index<usize> for Chunked<T> {
+    type Output = T;
+    fn index(&self, i: usize) -> &T {
+        &self.chunks[i / Self::CHUNK][i % Self::CHUNK]
+    }
+}
+
+impl<T> std::ops::IndexMut<usize> for Chunked<T> {
+    fn index_mut(&mut self, i: usize) -> &mut T {
+        &mut self.chunks[i / Self::CHUNK][i % Self::CHUNK]
+    }
+}
+
 /// How much a table holds (see [`SpanTable::sizes`]).
 #[cfg(any(test, feature = "fuzzing"))]
 #[derive(Debug)]
@@ -141,7 +191,7 @@ pub(crate) struct SpanTable {
     /// The invocation's context and its depth in the call tree.
     base: Context,
     base_depth: u32,
-    spans: Vec<SpanEntry>,
+    spans: Chunked<SpanEntry>,
     open: Slab<OpenSpan>,
     contexts: Slab<ContextEntry>,
     next_generation: u16,
@@ -152,6 +202,9 @@ pub(crate) struct SpanTable {
     counts: Counts,
     /// What the argument reader dropped for the call in progress.
     lifted: Counts,
+    /// The call's arguments, read out of guest memory (reused; boxed, so
+    /// that taking it for a call moves a pointer).
+    pub(crate) args: Option<Box<Args>>,
     stats: Arc<TracingStats>,
 }
 
@@ -169,7 +222,7 @@ impl SpanTable {
             identity,
             base: Context::new(),
             base_depth: 0,
-            spans: Vec::new(),
+            spans: Chunked::default(),
             open: Slab::new(),
             contexts: Slab::new(),
             next_generation: 0,
@@ -179,6 +232,7 @@ impl SpanTable {
             keys: Keys::default(),
             counts: Counts::default(),
             lifted: Counts::default(),
+            args: Some(Box::default()),
             stats,
         }
     }
@@ -332,18 +386,19 @@ impl SpanTable {
 
     // --- Spans ------------------------------------------------------------
 
-    /// Starts a span: see the WIT's `tracing.start`.
+    /// Starts a span: see the WIT's `tracing.start`. Its name and
+    /// `attributes` are in `args`, and its links are `args.links`.
     pub(crate) fn start(
         &mut self,
         parent: Handle,
-        name: String,
+        args: &Args,
+        name: Text,
         kind: WitSpanKind,
-        attributes: Vec<WitKeyValue>,
-        links: Vec<WitLink>,
+        attributes: Range<u32>,
         activate: bool,
     ) -> Handle {
         let t = CallStart::now();
-        let handle = self.start_span(parent, name, kind.into(), attributes, links, activate);
+        let handle = self.start_span(parent, args, name, kind.into(), attributes, activate);
         self.counts.add_time_since(t);
         handle
     }
@@ -351,10 +406,10 @@ impl SpanTable {
     fn start_span(
         &mut self,
         parent: Handle,
-        name: String,
+        args: &Args,
+        name: Text,
         kind: SpanKind,
-        attributes: Vec<WitKeyValue>,
-        links: Vec<WitLink>,
+        attributes: Range<u32>,
         activate: bool,
     ) -> Handle {
         let (parent_cx, parent_depth) = self.resolve(parent);
@@ -375,12 +430,12 @@ impl SpanTable {
         let (max_attributes, max_links) =
             (limits.max_attributes_per_span, limits.max_links_per_span);
         let mut recorder = recorder!(self);
-        let name = recorder.name(name);
+        let name = recorder.name(args.text(name));
         // Sized once: the SDK keeps this `Vec` as the span's attributes.
-        let mut kept =
-            Vec::with_capacity(attributes.len().min(max_attributes as usize) + self.identity.len());
-        recorder.attributes(attributes, max_attributes, &mut kept);
-        let links = recorder.links(links, max_links);
+        let wanted = (attributes.end - attributes.start).min(max_attributes) as usize;
+        let mut kept = Vec::with_capacity(wanted + self.identity.len());
+        recorder.attributes(args, attributes, max_attributes, &mut kept);
+        let links = recorder.links(args, max_links);
         let guest_attributes = kept.len() as u32;
         kept.extend_from_slice(&self.identity);
         let mut builder = SpanBuilder::from_name(name)
@@ -422,28 +477,34 @@ impl SpanTable {
         FIRST_SPAN + index
     }
 
-    pub(crate) fn set_attributes(&mut self, span: Handle, attributes: Vec<WitKeyValue>) {
+    pub(crate) fn set_attributes(&mut self, span: Handle, args: &Args, attributes: Range<u32>) {
         let t = CallStart::now();
         let max = self.limits.max_attributes_per_span;
         let slot = self.open_slot(span);
         self.on_span(slot, |table| {
             if let Some(slot) = slot {
                 let present = table.open[slot].attributes;
-                let mut kept = Vec::with_capacity(attributes.len());
+                let mut kept = Vec::with_capacity((attributes.end - attributes.start) as usize);
                 // `attributes` counts toward `max` from what the span has.
                 let room = max.saturating_sub(present);
-                recorder!(table).attributes(attributes, room, &mut kept);
+                recorder!(table).attributes(args, attributes, room, &mut kept);
                 let open = &mut table.open[slot];
                 open.attributes += kept.len() as u32;
                 open.span.set_attributes(kept);
             } else {
-                table.counts.attributes_dropped += attributes.len() as u64;
+                table.counts.attributes_dropped += u64::from(attributes.end - attributes.start);
             }
         });
         self.counts.add_time_since(t);
     }
 
-    pub(crate) fn add_event(&mut self, span: Handle, name: String, attributes: Vec<WitKeyValue>) {
+    pub(crate) fn add_event(
+        &mut self,
+        span: Handle,
+        args: &Args,
+        name: Text,
+        attributes: Range<u32>,
+    ) {
         let t = CallStart::now();
         let Some(slot) = self.open_slot(span) else {
             self.settle_lifted();
@@ -460,9 +521,10 @@ impl SpanTable {
             self.counts.events_dropped += 1;
             self.open[slot].dropped.events += 1;
         } else {
-            let name = recorder.name(name);
-            let mut kept = Vec::with_capacity(attributes.len().min(max_attributes as usize));
-            recorder.attributes(attributes, max_attributes, &mut kept);
+            let name = recorder.name(args.text(name));
+            let wanted = (attributes.end - attributes.start).min(max_attributes) as usize;
+            let mut kept = Vec::with_capacity(wanted);
+            recorder.attributes(args, attributes, max_attributes, &mut kept);
             let open = &mut self.open[slot];
             open.events += 1;
             open.span.add_event(name, kept);
@@ -473,9 +535,9 @@ impl SpanTable {
     pub(crate) fn record_exception(
         &mut self,
         span: Handle,
-        exception_type: String,
-        message: String,
-        stacktrace: Option<String>,
+        exception_type: &str,
+        message: &str,
+        stacktrace: Option<&str>,
     ) {
         let Some(slot) = self.open_slot(span) else {
             return;
@@ -503,7 +565,7 @@ impl SpanTable {
         };
         let status = match status {
             Status::Error { description } => {
-                Status::error(recorder!(self).text(description.into_owned()))
+                Status::error(recorder!(self).text(&description))
             }
             other => other,
         };
@@ -514,9 +576,9 @@ impl SpanTable {
         }
     }
 
-    pub(crate) fn update_name(&mut self, span: Handle, name: String) {
+    pub(crate) fn update_name(&mut self, span: Handle, name: &str) {
         if let Some(slot) = self.open_slot(span) {
-            let name = truncate(name, self.limits.max_name_length);
+            let name = recorder!(self).name(name);
             self.open[slot].span.update_name(name);
         }
     }
@@ -553,18 +615,22 @@ impl SpanTable {
         let Some(slot) = self.spans[index].open.take() else {
             return;
         };
-        let mut open = self.open.remove(slot as usize);
+        // Ended in place, then removed: the span's data moves once, to the
+        // processors.
+        let open = &mut self.open[slot as usize];
         if let Some(failure) = failure {
             open.span
                 .add_event("exception", failure.exception_attributes());
             open.status = Status::error(failure.message.clone());
         }
-        if open.status != Status::Unset {
-            open.span.set_status(open.status);
+        let status = std::mem::take(&mut open.status);
+        if status != Status::Unset {
+            open.span.set_status(status);
         }
         let id = open.span.span_context().span_id();
-        let mut span = open.span;
+        let span = &mut open.span;
         crate::telemetry::while_ending(id, open.dropped, || span.end());
+        self.open.remove(slot as usize);
         self.counts.spans_ended += 1;
     }
 
@@ -773,17 +839,11 @@ fn span_context_with_random(sc: &SpanContext, parent_cx: &Context) -> SpanContex
     )
 }
 
-/// For the WIT `span-context` of links (tests and the fuzzer).
-#[allow(dead_code)]
-pub(crate) fn parse_guest_span_context(sc: &WitSpanContext) -> Option<SpanContext> {
-    span_context_from_guest(sc)
-}
-
 #[cfg(test)]
 mod tests {
     //! The table driven directly, no wasm: misuse is a no-op.
     use super::*;
-    use crate::bindings::telemetry::types::Value;
+    use crate::bindings::telemetry::types::{KeyValue as WitKeyValue, Value};
     use crate::identity::PluginIdentity;
     use opentelemetry::trace::Status as OtelStatus;
     use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
@@ -805,14 +865,16 @@ mod tests {
     }
 
     fn start(table: &mut SpanTable, parent: Handle, name: &str, activate: bool) -> Handle {
-        table.start(
-            parent,
-            name.into(),
-            WitSpanKind::Internal,
-            vec![],
-            vec![],
-            activate,
-        )
+        let mut args = Args::default();
+        let name = args.push_text(name);
+        let none = args.attributes_len()..args.attributes_len();
+        table.start(parent, &args, name, WitSpanKind::Internal, none, activate)
+    }
+
+    fn attributes(attributes: Vec<WitKeyValue>) -> (Args, Range<u32>) {
+        let mut args = Args::default();
+        let range = args.from_wit(attributes);
+        (args, range)
     }
 
     #[test]
@@ -825,23 +887,22 @@ mod tests {
         // The parent ends before its child: both stay well-formed.
         t.end(parent);
         t.end(parent);
-        t.set_attributes(parent, vec![]);
+        let (none, empty) = attributes(vec![]);
+        t.set_attributes(parent, &none, empty);
         assert!(!t.is_recording(parent));
         assert_eq!(t.current(), child);
-        t.set_attributes(
-            child,
-            vec![WitKeyValue {
-                key: "late".into(),
-                value: Value::Bool(true),
-            }],
-        );
+        let (late, range) = attributes(vec![WitKeyValue {
+            key: "late".into(),
+            value: Value::Bool(true),
+        }]);
+        t.set_attributes(child, &late, range);
         t.set_status(child, OtelStatus::error("bad"));
         t.end(child);
         assert_eq!(t.current(), INVOCATION);
         // Made-up handles: no-ops, and as a parent the current context.
         for bogus in [REFUSED, 7_000, CONTEXT | 5, 12] {
             t.end(bogus);
-            t.set_attributes(bogus, vec![]);
+            t.set_attributes(bogus, &none, 0..0);
             t.release(bogus);
             t.detach(bogus);
             assert!(!t.is_recording(bogus));

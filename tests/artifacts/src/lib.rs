@@ -14,7 +14,9 @@
 //!
 //! Constant names are the package name in `SHOUTY_SNAKE_CASE`; the lists pair
 //! each package name with its component path, plugins first, each group
-//! sorted by directory name.
+//! sorted by directory name. `foreach_guest!(mac)` calls `mac!(name)` for
+//! each, the name in `snake_case`: the integration tests use it to fail the
+//! build when a guest has no test.
 
 #![warn(missing_docs)]
 
