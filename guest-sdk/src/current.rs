@@ -78,19 +78,28 @@ pub(crate) fn handle() -> u32 {
     STATE.with_borrow(|s| s.top().0)
 }
 
-/// The current context's handle and what is known of its sampling, asking
-/// the host once when nothing is.
-pub(crate) fn handle_and_sampling() -> (u32, Known) {
-    let (handle, known) = STATE.with_borrow(State::top);
+/// The current context's handle and what is known of its sampling (without
+/// asking the host).
+#[inline]
+pub(crate) fn top() -> (u32, Known) {
+    STATE.with_borrow(State::top)
+}
+
+/// What `known` says of `handle`'s sampling, asking the host once when it
+/// says nothing; the answer is kept on the entry of `handle` when it is
+/// still the current one.
+pub(crate) fn sampling(handle: u32, known: Known) -> Known {
     if known != Known::Unknown {
-        return (handle, known);
+        return known;
     }
     let asked = ask_host(handle);
     STATE.with_borrow_mut(|s| match s.stack.last_mut() {
-        Some(top) => top.known = asked,
-        None => s.base = asked,
+        Some(top) if top.handle == handle => top.known = asked,
+        Some(_) => {}
+        None if handle == INVOCATION => s.base = asked,
+        None => {}
     });
-    (handle, asked)
+    asked
 }
 
 /// Whether spans under the current context are skipped.
@@ -142,10 +151,6 @@ pub fn reset() {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn top() -> (u32, Known) {
-        STATE.with_borrow(State::top)
-    }
 
     #[test]
     fn entries_pop_out_of_order_and_reset_forgets() {

@@ -31,7 +31,7 @@ use std::fmt::{self, Display};
 
 use crate::current::{self, Known, REFUSED};
 use crate::propagation::Context;
-use crate::value::{KeyValue, StrArrays, Value, with_wit, with_wit_slice};
+use crate::value::{Attributes, KeyValue, StrArrays, Value, with_wit, with_wit_slice};
 use crate::wit::wasmtrace::telemetry::propagation as wit_propagation;
 use crate::wit::wasmtrace::telemetry::tracing as wit;
 use crate::wit::wasmtrace::telemetry::types::{
@@ -406,7 +406,8 @@ impl From<SpanContext> for Link {
 pub struct SpanBuilder<'a> {
     name: Cow<'a, str>,
     kind: SpanKind,
-    attributes: Vec<KeyValue>,
+    // Inline: a span skipped in an unsampled trace then allocates nothing.
+    attributes: Attributes,
     links: Vec<Link>,
     parent: ParentRef<'a>,
     activate: bool,
@@ -415,23 +416,33 @@ pub struct SpanBuilder<'a> {
 /// What a [`SpanBuilder`] was told to use as parent.
 #[derive(Debug, Clone, Copy)]
 enum ParentRef<'a> {
-    Current,
+    /// The context current when the builder was made, with what was known
+    /// of its sampling then.
+    Current(u32, Known),
     Context(&'a Context),
     Span(&'a SpanGuard),
 }
 
 impl<'a> SpanBuilder<'a> {
     /// A builder for a span called `name`: internal, no attributes or links,
-    /// child of the current span, activated. Same as [`Span::builder`].
+    /// child of the span current now, activated. Same as [`Span::builder`].
     pub fn new(name: impl Into<Cow<'a, str>>) -> Self {
+        let (handle, known) = current::top();
         Self {
             name: name.into(),
             kind: SpanKind::Internal,
-            attributes: Vec::new(),
+            attributes: Attributes::new(),
             links: Vec::new(),
-            parent: ParentRef::Current,
+            parent: ParentRef::Current(handle, known),
             activate: true,
         }
+    }
+
+    /// Whether the span is already known to be skipped (a child of a local
+    /// unsampled span): then what it is given is dropped unread.
+    fn skips(&self) -> bool {
+        matches!(self.parent, ParentRef::Current(_, Known::Skip))
+            || matches!(self.parent, ParentRef::Span(span) if span.handle.is_none())
     }
 
     /// Sets the span's kind (default [`SpanKind::Internal`]).
@@ -442,26 +453,34 @@ impl<'a> SpanBuilder<'a> {
 
     /// Adds initial attributes (may be called repeatedly).
     pub fn attributes(mut self, attributes: impl IntoIterator<Item = KeyValue>) -> Self {
-        self.attributes.extend(attributes);
+        if !self.skips() {
+            self.attributes.extend(attributes);
+        }
         self
     }
 
     /// Adds one initial attribute.
     pub fn attribute(mut self, key: impl Into<Cow<'static, str>>, value: impl Into<Value>) -> Self {
-        self.attributes.push(KeyValue::new(key, value));
+        if !self.skips() {
+            self.attributes.push(KeyValue::new(key, value));
+        }
         self
     }
 
     /// Adds a link to another span: a [`Link`] (with attributes, see
     /// [`Link::new`]) or a bare [`SpanContext`].
     pub fn link(mut self, link: impl Into<Link>) -> Self {
-        self.links.push(link.into());
+        if !self.skips() {
+            self.links.push(link.into());
+        }
         self
     }
 
     /// Adds several links.
     pub fn links(mut self, links: impl IntoIterator<Item = Link>) -> Self {
-        self.links.extend(links);
+        if !self.skips() {
+            self.links.extend(links);
+        }
         self
     }
 
@@ -493,7 +512,7 @@ impl<'a> SpanBuilder<'a> {
         start_span(
             &self.name,
             self.kind,
-            self.attributes,
+            &self.attributes,
             &self.links,
             self.parent,
             self.activate,
@@ -536,16 +555,16 @@ impl Drop for SpanGuard {
 fn start_span(
     name: &str,
     kind: SpanKind,
-    attributes: impl IntoIterator<Item = KeyValue>,
+    attributes: &[KeyValue],
     links: &[Link],
     parent: ParentRef<'_>,
     activate: bool,
 ) -> SpanGuard {
     let (parent, known) = match parent {
-        ParentRef::Current => match current::handle_and_sampling() {
-            (_, Known::Skip) => return SpanGuard::skipped(),
-            (handle, Known::Sampled) => (handle, Known::Sampled),
-            (handle, _) => (handle, Known::Unknown),
+        ParentRef::Current(handle, known) => match current::sampling(handle, known) {
+            Known::Skip => return SpanGuard::skipped(),
+            Known::Sampled => (handle, Known::Sampled),
+            _ => (handle, Known::Unknown),
         },
         ParentRef::Context(cx) => (cx.handle(), Known::Unknown),
         // A child of a skipped span is unsampled too.
@@ -555,7 +574,7 @@ fn start_span(
         },
     };
     let handle = if links.is_empty() {
-        with_wit(attributes, |attributes| {
+        with_wit_slice(attributes, |attributes| {
             wit::start(parent, name, kind.into(), attributes, &[], activate)
         })
     } else {
@@ -581,7 +600,7 @@ fn start_span(
                 attributes,
             })
             .collect();
-        with_wit(attributes, |attributes| {
+        with_wit_slice(attributes, |attributes| {
             wit::start(parent, name, kind.into(), attributes, &wit_links, activate)
         })
     };
@@ -708,14 +727,7 @@ impl SpanGuard {
 /// Starts an active span with `attributes` under the current span; it ends
 /// when the guard is dropped.
 pub fn start(name: &str, attributes: impl IntoIterator<Item = KeyValue>) -> SpanGuard {
-    start_span(
-        name,
-        SpanKind::Internal,
-        attributes,
-        &[],
-        ParentRef::Current,
-        true,
-    )
+    SpanBuilder::new(name).attributes(attributes).start()
 }
 
 /// Runs `f` inside a new active span (the guide's `with_span`) and returns

@@ -24,7 +24,16 @@
 
 use std::borrow::Cow;
 
+use smallvec::SmallVec;
+
 use crate::wit::wasmtrace::telemetry::types as wit;
+
+/// Attributes kept inline up to this many: a typical span or event has a
+/// handful, and lowering them then needs no heap allocation.
+pub(crate) const INLINE_ATTRIBUTES: usize = 8;
+
+/// An attribute list stored inline when short.
+pub(crate) type Attributes = SmallVec<[KeyValue; INLINE_ATTRIBUTES]>;
 
 /// An attribute value: one of OpenTelemetry's primitive types or a
 /// homogeneous array of them.
@@ -305,6 +314,9 @@ impl<K: Into<Cow<'static, str>>, V: Into<Value>> From<(K, V)> for KeyValue {
 /// of its own (none without string arrays).
 pub(crate) struct StrArrays<'a>(Vec<Vec<&'a str>>);
 
+/// A lowered attribute list, inline when short.
+pub(crate) type WitAttributes<'a> = SmallVec<[wit::KeyValue<'a>; INLINE_ATTRIBUTES]>;
+
 impl<'a> StrArrays<'a> {
     /// The string arrays of `attributes`, in order.
     pub(crate) fn of(attributes: &'a [KeyValue]) -> Self {
@@ -321,7 +333,7 @@ impl<'a> StrArrays<'a> {
 
     /// `attributes` (the ones given to [`StrArrays::of`]) in their WIT form,
     /// borrowing every string in place: lowering them copies nothing.
-    pub(crate) fn lower(&'a self, attributes: &'a [KeyValue]) -> Vec<wit::KeyValue<'a>> {
+    pub(crate) fn lower(&'a self, attributes: &'a [KeyValue]) -> WitAttributes<'a> {
         let mut arrays = self.0.iter();
         attributes
             .iter()
@@ -352,7 +364,7 @@ pub(crate) fn with_wit<R>(
     attributes: impl IntoIterator<Item = KeyValue>,
     f: impl FnOnce(&[wit::KeyValue<'_>]) -> R,
 ) -> R {
-    with_wit_slice(&attributes.into_iter().collect::<Vec<_>>(), f)
+    with_wit_slice(&attributes.into_iter().collect::<Attributes>(), f)
 }
 
 /// [`with_wit`] for attributes already in a slice.

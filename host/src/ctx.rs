@@ -22,7 +22,7 @@ use wasmtime::{Trap, WasmBacktrace};
 /// plugin's [`TracingStats`].
 pub struct WasmtraceCtx {
     pub(crate) table: SpanTable,
-    instance_id: String,
+    instance_id: i64,
     /// Outbound `wasi:http`, when this store may make requests.
     pub(crate) http: Option<crate::http::OutboundHttp>,
 }
@@ -90,7 +90,7 @@ impl WasmtraceCtxBuilder {
         let propagators = self
             .propagators
             .unwrap_or_else(|| Arc::new(Propagators::from_env()));
-        let identity: Arc<[KeyValue]> = self.identity.span_attributes(&instance_id).into();
+        let identity: Arc<[KeyValue]> = self.identity.span_attributes(instance_id).into();
         let mut table = SpanTable::new(
             self.tracer,
             propagators,
@@ -135,8 +135,8 @@ impl WasmtraceCtx {
     }
 
     /// The id of this plugin instance, as on its spans' `wasmtrace.instance.id`.
-    pub fn instance_id(&self) -> &str {
-        &self.instance_id
+    pub fn instance_id(&self) -> i64 {
+        self.instance_id
     }
 
     /// The context host work for the guest nests under now: its innermost

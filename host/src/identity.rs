@@ -11,7 +11,8 @@ pub const PLUGIN_SECTION: &str = "wasmtrace-plugin";
 
 /// Attribute: the sha256 of the component's bytes, lowercase hex.
 pub const ATTR_COMPONENT_SHA256: &str = "wasmtrace.component.sha256";
-/// Attribute: a random id of the plugin instance that made the span.
+/// Attribute: a random id (a positive integer) of the plugin instance that
+/// made the span.
 pub const ATTR_INSTANCE_ID: &str = "wasmtrace.instance.id";
 
 /// The identity of a loaded plugin.
@@ -55,19 +56,21 @@ impl PluginIdentity {
     }
 
     /// The attributes every span of one instance of this plugin carries.
-    pub fn span_attributes(&self, instance_id: &str) -> Vec<KeyValue> {
-        // Reference-counted strings: these are cloned onto every span.
-        let shared = |s: &str| opentelemetry::Value::String(std::sync::Arc::<str>::from(s).into());
+    pub fn span_attributes(&self, instance_id: i64) -> Vec<KeyValue> {
+        // Cloned onto every span and freed on the export thread, so
+        // neither allocates nor is reference-counted: the hash is `'static`
+        // (one per component loaded), the instance id an integer.
         vec![
-            KeyValue::new(ATTR_COMPONENT_SHA256, shared(&self.sha256)),
-            KeyValue::new(ATTR_INSTANCE_ID, shared(instance_id)),
+            KeyValue::new(ATTR_COMPONENT_SHA256, intern(&self.sha256)),
+            KeyValue::new(ATTR_INSTANCE_ID, instance_id),
         ]
     }
 }
 
 /// `s` as a `'static` string, leaked once per distinct value for the life
-/// of the process. Only for plugin names and versions, which the embedder
-/// chooses (by loading plugins), never a guest at run time.
+/// of the process. Only for plugin names, versions and content hashes,
+/// which the embedder chooses (by loading plugins), never a guest at run
+/// time.
 fn intern(s: &str) -> &'static str {
     use std::collections::HashSet;
     use std::sync::{Mutex, OnceLock};
@@ -84,9 +87,11 @@ fn intern(s: &str) -> &'static str {
     interned
 }
 
-/// A fresh random instance id (16 lowercase hex digits).
-pub(crate) fn new_instance_id() -> String {
-    RandomIdGenerator::default().new_span_id().to_string()
+/// A fresh random instance id: a positive 63-bit integer (OTel attributes
+/// have no unsigned type).
+pub(crate) fn new_instance_id() -> i64 {
+    let id = u64::from_be_bytes(RandomIdGenerator::default().new_span_id().to_bytes());
+    (id >> 1) as i64
 }
 
 /// Finds the `wasmtrace-plugin` section in a component or any module nested

@@ -587,7 +587,7 @@ impl Shared {
         }
         attributes.push(KeyValue::new(
             crate::identity::ATTR_INSTANCE_ID,
-            store.data().tracing.instance_id().to_owned(),
+            store.data().tracing.instance_id(),
         ));
         attributes.push(KeyValue::new("wasmtrace.export", export));
         let span = self

@@ -131,7 +131,7 @@ fn crossings(c: &mut Criterion, pipeline: &Pipeline) {
     });
     let identity = &bench.1;
     let plugin_tracer = identity.tracer(provider);
-    let identity_attributes = identity.span_attributes("00f067aa0ba902b7");
+    let identity_attributes = identity.span_attributes(0x00f0_67aa_0ba9_02b7);
     let keys = [BENCH_KEYS[0], BENCH_KEYS[1]].map(|k| Key::from(Arc::<str>::from(k)));
     group.bench_function("host_work_native", |b| {
         b.iter_custom(|iters| {

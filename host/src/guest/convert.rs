@@ -17,7 +17,7 @@ use std::collections::HashSet;
 use std::mem::size_of;
 use std::ops::Range;
 use std::str::FromStr;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Mutex, OnceLock};
 
 /// Attribute key prefixes only the host may set (plugin identity, resource).
 pub(crate) const RESERVED_PREFIXES: [&str; 2] = ["wasmtrace.", "service."];
@@ -50,95 +50,91 @@ pub(crate) fn truncate(mut s: String, max: u32) -> String {
     s
 }
 
-/// The strings a store's guest repeats, each kept once: attribute keys and
-/// short string values as one `Arc<str>` each, span and event names as
-/// process-wide `&'static str`s.
+/// The strings a store's guest repeats (attribute keys, short string
+/// values, span and event names), each kept once for the life of the
+/// process as a `&'static str`.
 ///
-/// A span's data is freed by the export pipeline on its own thread; for a
-/// string seen before that is a reference count going down (or nothing)
-/// rather than an allocation here and a cross-thread `free` there. Guests
-/// reuse a handful of keys, values and names, so small bounds hold them;
-/// past them new strings are simply owned. The hasher is seeded per process
-/// and the tables are small, so guest-chosen strings cannot make lookups
-/// slow.
+/// A span's data is freed by the export pipeline on its own thread. A
+/// `'static` string costs nothing there: no cross-thread `free`, and no
+/// reference count bouncing between the two threads' caches (an `Arc` per
+/// string cost more than the allocation it saved). Guests choose these
+/// strings, so the process-wide table is bounded in count and bytes; past
+/// it new strings are owned per span, as they would be without it. Each
+/// store keeps its own small set in front of the shared table, so a lookup
+/// takes the lock only the first time a store sees a string. The hasher is
+/// seeded per process and the sets are small, so guest-chosen strings
+/// cannot make lookups slow.
 #[derive(Default)]
 pub(crate) struct Keys {
-    keys: HashSet<Arc<str>, foldhash::fast::RandomState>,
-    values: HashSet<Arc<str>, foldhash::fast::RandomState>,
-    names: HashSet<&'static str, foldhash::fast::RandomState>,
+    seen: HashSet<&'static str, foldhash::fast::RandomState>,
 }
 
 impl Keys {
-    /// Distinct keys, values and names kept per store.
-    pub(crate) const MAX: usize = 256;
+    /// Distinct strings each store remembers.
+    pub(crate) const MAX: usize = 512;
     /// String values longer than this are not shared (they are rarely
     /// repeated).
     const MAX_SHARED_VALUE: usize = 64;
 
-    /// The OTel key for `key`, shared with earlier uses of the same key.
+    /// The OTel key for `key`.
     pub(crate) fn key(&mut self, key: &str) -> Key {
-        Key::from(Self::shared(&mut self.keys, key))
+        match self.shared(key) {
+            Some(known) => Key::from_static_str(known),
+            None => Key::from(key.to_owned()),
+        }
     }
 
     /// A string value, shared when it is short.
     pub(crate) fn value(&mut self, value: &str) -> StringValue {
-        if value.len() > Self::MAX_SHARED_VALUE {
-            return StringValue::from(value.to_owned());
+        match (value.len() <= Self::MAX_SHARED_VALUE)
+            .then(|| self.shared(value))
+            .flatten()
+        {
+            Some(known) => StringValue::from(known),
+            None => StringValue::from(value.to_owned()),
         }
-        StringValue::from(Self::shared(&mut self.values, value))
     }
 
-    fn shared(set: &mut HashSet<Arc<str>, foldhash::fast::RandomState>, s: &str) -> Arc<str> {
-        if let Some(shared) = set.get(s) {
-            return shared.clone();
-        }
-        let shared: Arc<str> = s.into();
-        if set.len() < Self::MAX {
-            set.insert(shared.clone());
-        }
-        shared
-    }
-
-    /// A span or event name: a `'static` string from the process-wide
-    /// table of names (bounded), or owned past its bound.
+    /// A span or event name.
     pub(crate) fn name(&mut self, name: &str) -> Cow<'static, str> {
-        if let Some(&known) = self.names.get(name) {
-            return Cow::Borrowed(known);
-        }
-        match intern_name(name) {
-            Some(known) => {
-                if self.names.len() < Self::MAX {
-                    self.names.insert(known);
-                }
-                Cow::Borrowed(known)
-            }
+        match self.shared(name) {
+            Some(known) => Cow::Borrowed(known),
             None => Cow::Owned(name.to_owned()),
         }
     }
+
+    fn shared(&mut self, s: &str) -> Option<&'static str> {
+        if let Some(&known) = self.seen.get(s) {
+            return Some(known);
+        }
+        let known = intern(s)?;
+        if self.seen.len() < Self::MAX {
+            self.seen.insert(known);
+        }
+        Some(known)
+    }
 }
 
-/// Names kept for the life of the process, and their total size: the SDK
-/// keeps a span's name as `Cow<'static, str>`, so a name shared across spans
-/// must live forever. Guests choose names, so the table is bounded; past
-/// its bound names are owned per span, as they would be without it.
-fn intern_name(name: &str) -> Option<&'static str> {
-    const MAX_NAMES: usize = 4_096;
-    const MAX_BYTES: usize = 256 << 10;
-    static NAMES: OnceLock<Mutex<(HashSet<&'static str>, usize)>> = OnceLock::new();
-    let mut table = NAMES
+/// The process-wide table behind [`Keys`]: strings leaked once, up to a
+/// count and a total size.
+fn intern(s: &str) -> Option<&'static str> {
+    const MAX_STRINGS: usize = 8_192;
+    const MAX_BYTES: usize = 512 << 10;
+    static STRINGS: OnceLock<Mutex<(HashSet<&'static str>, usize)>> = OnceLock::new();
+    let mut table = STRINGS
         .get_or_init(Default::default)
         .lock()
         .unwrap_or_else(|e| e.into_inner());
-    let (names, bytes) = &mut *table;
-    if let Some(&known) = names.get(name) {
+    let (strings, bytes) = &mut *table;
+    if let Some(&known) = strings.get(s) {
         return Some(known);
     }
-    if names.len() >= MAX_NAMES || *bytes + name.len() > MAX_BYTES {
+    if strings.len() >= MAX_STRINGS || *bytes + s.len() > MAX_BYTES {
         return None;
     }
-    let leaked: &'static str = Box::leak(name.into());
-    names.insert(leaked);
-    *bytes += name.len();
+    let leaked: &'static str = Box::leak(s.into());
+    strings.insert(leaked);
+    *bytes += s.len();
     Some(leaked)
 }
 
@@ -429,23 +425,22 @@ mod tests {
     #[test]
     fn keys_values_and_names_are_shared_up_to_a_bound() {
         let mut keys = Keys::default();
-        let first = keys.key("http.route");
-        let again = keys.key("http.route");
-        assert_eq!(first, again);
-        // Shared: the key seen again is the same allocation, not a copy.
-        assert_eq!(Arc::strong_count(keys.keys.get("http.route").unwrap()), 3);
+        // Shared: the key seen again is the same `'static` string.
+        let (a, b) = (keys.key("http.route"), keys.key("http.route"));
+        assert!(std::ptr::eq(a.as_str(), b.as_str()));
         for i in 0..Keys::MAX {
-            keys.key(&format!("k{i}"));
+            keys.key(&format!("shared-bound-{i}"));
         }
-        assert_eq!(keys.keys.len(), Keys::MAX);
+        assert_eq!(keys.seen.len(), Keys::MAX);
         assert_eq!(keys.key("late").as_str(), "late");
-        assert_eq!(keys.keys.len(), Keys::MAX);
+        assert_eq!(keys.seen.len(), Keys::MAX);
         // Short values are shared, long ones owned.
-        let short = keys.value("/users/{id}");
-        assert_eq!(short, keys.value("/users/{id}"));
-        assert_eq!(keys.values.len(), 1);
+        let mut keys = Keys::default();
+        let (a, b) = (keys.value("/users/{id}"), keys.value("/users/{id}"));
+        assert!(std::ptr::eq(a.as_str(), b.as_str()));
+        assert_eq!(keys.seen.len(), 1);
         keys.value(&"x".repeat(100));
-        assert_eq!(keys.values.len(), 1);
+        assert_eq!(keys.seen.len(), 1);
         // Names are `'static` once seen.
         assert!(matches!(keys.name("handle_request"), Cow::Borrowed("handle_request")));
     }

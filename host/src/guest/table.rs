@@ -18,7 +18,7 @@ use crate::bindings::telemetry::types::SpanContext as WitSpanContext;
 use crate::budget::Budget;
 use crate::limits::Limits;
 use crate::propagation::Propagators;
-use crate::stats::{CallStart, Counts, TracingStats};
+use crate::stats::{CallTimer, Counts, TracingStats};
 use crate::telemetry::Dropped;
 use opentelemetry::baggage::BaggageExt;
 use opentelemetry::trace::{
@@ -199,6 +199,8 @@ pub(crate) struct SpanTable {
     pub(crate) limits: Arc<Limits>,
     pub(crate) budget: Budget,
     keys: Keys,
+    /// Which calls the tracing-time metric times.
+    timer: CallTimer,
     counts: Counts,
     /// What the argument reader dropped for the call in progress.
     lifted: Counts,
@@ -230,6 +232,7 @@ impl SpanTable {
             budget: Budget::new(&limits, None),
             limits,
             keys: Keys::default(),
+            timer: CallTimer::default(),
             counts: Counts::default(),
             lifted: Counts::default(),
             args: Some(Box::default()),
@@ -397,7 +400,7 @@ impl SpanTable {
         attributes: Range<u32>,
         activate: bool,
     ) -> Handle {
-        let t = CallStart::now();
+        let t = self.timer.start();
         let handle = self.start_span(parent, args, name, kind.into(), attributes, activate);
         self.counts.add_time_since(t);
         handle
@@ -478,7 +481,7 @@ impl SpanTable {
     }
 
     pub(crate) fn set_attributes(&mut self, span: Handle, args: &Args, attributes: Range<u32>) {
-        let t = CallStart::now();
+        let t = self.timer.start();
         let max = self.limits.max_attributes_per_span;
         let slot = self.open_slot(span);
         self.on_span(slot, |table| {
@@ -505,7 +508,7 @@ impl SpanTable {
         name: Text,
         attributes: Range<u32>,
     ) {
-        let t = CallStart::now();
+        let t = self.timer.start();
         let Some(slot) = self.open_slot(span) else {
             self.settle_lifted();
             return;
@@ -593,7 +596,7 @@ impl SpanTable {
 
     /// Ends a span; a no-op for one that is ended or not a span.
     pub(crate) fn end(&mut self, span: Handle) {
-        let t = CallStart::now();
+        let t = self.timer.start();
         if let Some(index) = self.span_index(span) {
             self.end_index(index, None);
         }
@@ -857,7 +860,7 @@ mod tests {
         let table = SpanTable::new(
             identity.tracer(&provider),
             Arc::new(Propagators::default()),
-            identity.span_attributes("instance").into(),
+            identity.span_attributes(7).into(),
             Arc::new(limits),
             Arc::default(),
         );
