@@ -14,6 +14,10 @@
 //!   current span;
 //! * [`trace_headers`], [`propagate_context`] and [`with_propagated_context`]
 //!   carry a trace across process boundaries;
+//! * [`logs`] emits log records (and the [`log`] crate's records go there),
+//!   stamped by the host with the current span's ids;
+//! * [`metrics`] records counters, histograms and gauges aggregated by the
+//!   host;
 //! * [`cache`] is the host's traced key/value cache, and [`plugins::call`]
 //!   calls another plugin inside the same trace.
 //!
@@ -58,6 +62,8 @@ extern crate self as wasmtrace_sdk;
 
 pub mod cache;
 mod current;
+pub mod logs;
+pub mod metrics;
 pub mod plugins;
 pub mod propagation;
 pub mod span;
@@ -84,6 +90,10 @@ pub use value::{KeyValue, Value};
 /// use wasmtrace_sdk::wit_bindgen as _;
 /// ```
 pub use wit_bindgen;
+
+/// The `log` crate, whose records [`plugin!`] sends to the host (see
+/// [`logs`]). Re-exported so that plugins log with the same version.
+pub use log;
 
 /// Raw bindings generated from `wit/` (world `wasmtrace:plugin/plugin`). Not
 /// part of the SDK's stable API: use the wrappers at the crate root instead.
@@ -237,6 +247,7 @@ macro_rules! plugin {
                 ) -> ::core::result::Result<$crate::__private::String, $crate::__private::String>
                 {
                     $crate::__private::reset_current();
+                    $crate::logs::install_log_bridge();
                     $crate::IntoHandlerResult::into_handler_result(($handler)(input))
                 }
             }

@@ -1,5 +1,6 @@
 //! The budgets of one top-level invocation, shared by its whole call tree:
-//! spans, recorded bytes, plugin calls, fuel and the wall-clock deadline.
+//! spans, log records, recorded bytes, plugin calls, fuel and the
+//! wall-clock deadline.
 //!
 //! A call tree runs on one thread, one plugin at a time (a caller waits
 //! inside its host call while its callee runs), so the budget is not shared
@@ -14,6 +15,8 @@ use std::time::{Duration, Instant};
 pub(crate) struct Budget {
     /// Spans that may still be started (guest and host spans alike).
     pub(crate) spans: u32,
+    /// Log records that may still be emitted.
+    pub(crate) logs: u32,
     /// Bytes that may still be recorded.
     pub(crate) bytes: u64,
     /// Plugin calls that may still be made.
@@ -27,6 +30,7 @@ impl Budget {
     pub(crate) fn new(limits: &Limits, timeout: Option<Duration>) -> Self {
         Self {
             spans: limits.max_spans,
+            logs: limits.max_log_records,
             bytes: limits.max_recorded_bytes,
             calls: limits.max_plugin_calls,
             deadline: timeout.and_then(|t| Instant::now().checked_add(t)),
@@ -39,6 +43,7 @@ impl Budget {
         let own = Self::new(limits, timeout);
         Self {
             spans: self.spans.min(own.spans),
+            logs: self.logs.min(own.logs),
             bytes: self.bytes.min(own.bytes),
             calls: self.calls.min(own.calls),
             deadline: match (self.deadline, own.deadline) {
@@ -51,6 +56,7 @@ impl Budget {
     /// Takes back what a callee given `given` used, leaving it `left`.
     pub(crate) fn settle(&mut self, given: &Self, left: &Self) {
         self.spans -= given.spans - left.spans.min(given.spans);
+        self.logs -= given.logs - left.logs.min(given.logs);
         self.bytes -= given.bytes - left.bytes.min(given.bytes);
         self.calls -= given.calls - left.calls.min(given.calls);
     }

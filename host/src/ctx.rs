@@ -2,12 +2,11 @@
 //! it (the view), in the style of wasmtime-wasi's `WasiView`.
 
 use crate::guest::SpanTable;
-use crate::identity::PluginIdentity;
+use crate::plugin_telemetry::PluginTelemetry;
 use crate::limits::Limits;
 use crate::propagation::Propagators;
 use crate::stats::TracingStats;
 use opentelemetry::{Context, KeyValue};
-use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
 use std::sync::Arc;
 use wasmtime::component::Linker;
 use wasmtime::{Trap, WasmBacktrace};
@@ -30,8 +29,7 @@ pub struct WasmtraceCtx {
 /// Builds a [`WasmtraceCtx`].
 #[derive(Debug)]
 pub struct WasmtraceCtxBuilder {
-    tracer: SdkTracer,
-    identity: PluginIdentity,
+    plugin: PluginTelemetry,
     propagators: Option<Arc<Propagators>>,
     limits: Option<Arc<Limits>>,
     stats: Option<Arc<TracingStats>>,
@@ -60,13 +58,6 @@ impl WasmtraceCtxBuilder {
         self
     }
 
-    /// Records with `tracer` (already scoped to the plugin, see
-    /// [`PluginIdentity::tracer`]) rather than making one.
-    pub fn with_tracer(mut self, tracer: SdkTracer) -> Self {
-        self.tracer = tracer;
-        self
-    }
-
     /// The context guest spans nest under (the invocation's, handle `0`);
     /// also settable later with [`WasmtraceCtx::set_parent`].
     pub fn with_parent(mut self, parent: Context) -> Self {
@@ -90,9 +81,10 @@ impl WasmtraceCtxBuilder {
         let propagators = self
             .propagators
             .unwrap_or_else(|| Arc::new(Propagators::from_env()));
-        let identity: Arc<[KeyValue]> = self.identity.span_attributes(instance_id).into();
+        let identity: Arc<[KeyValue]> =
+            self.plugin.identity().span_attributes(instance_id).into();
         let mut table = SpanTable::new(
-            self.tracer,
+            &self.plugin,
             propagators,
             identity,
             limits,
@@ -108,13 +100,11 @@ impl WasmtraceCtxBuilder {
 }
 
 impl WasmtraceCtx {
-    /// Starts building the state of one store of one instance of the plugin
-    /// `identity`, recording with `provider` under the plugin's
-    /// instrumentation scope.
-    pub fn builder(provider: &SdkTracerProvider, identity: &PluginIdentity) -> WasmtraceCtxBuilder {
+    /// Starts building the state of one store of one instance of `plugin`,
+    /// recording with its tracer, logger and instruments.
+    pub fn builder(plugin: &PluginTelemetry) -> WasmtraceCtxBuilder {
         WasmtraceCtxBuilder {
-            tracer: identity.tracer(provider),
-            identity: identity.clone(),
+            plugin: plugin.clone(),
             propagators: None,
             limits: None,
             stats: None,
@@ -281,5 +271,7 @@ pub fn add_to_linker<T: WasmtraceView + 'static>(linker: &mut Linker<T>) -> wasm
     crate::guest::add_types_to_linker(linker)?;
     crate::guest::add_propagation_to_linker(linker)?;
     crate::guest::add_tracing_to_linker(linker)?;
+    crate::guest::add_logs_to_linker(linker)?;
+    crate::guest::add_metrics_to_linker(linker)?;
     Ok(())
 }

@@ -29,7 +29,8 @@ pub fn span_api(data: &[u8]) {
         max_recorded_bytes: 4096,
         ..Limits::default()
     };
-    let mut cx = WasmtraceCtx::builder(&provider, &identity)
+    let plugin = crate::PluginTelemetry::new(&(&provider).into(), &identity);
+    let mut cx = WasmtraceCtx::builder(&plugin)
         .with_limits(Arc::new(limits))
         .build();
     // Handles the "guest" got back, and a few it makes up.

@@ -45,6 +45,12 @@ impl PluginIdentity {
     /// The tracer whose scope names this plugin: its name and version, no
     /// attributes (the content hash is a span attribute, DESIGN.md §9).
     pub fn tracer(&self, provider: &SdkTracerProvider) -> SdkTracer {
+        provider.tracer_with_scope(self.scope())
+    }
+
+    /// The instrumentation scope of the plugin's spans and log records: its
+    /// name and version, no attributes.
+    pub fn scope(&self) -> InstrumentationScope {
         // The SDK clones the scope into every finished span, and the batch
         // processor frees that clone on its own thread: with `'static`
         // strings and no attributes the clone allocates nothing.
@@ -52,7 +58,19 @@ impl PluginIdentity {
         if let Some(v) = &self.version {
             scope = scope.with_version(intern(v));
         }
-        provider.tracer_with_scope(scope.build())
+        scope.build()
+    }
+
+    /// The instrumentation scope of the plugin's metrics: its name and
+    /// version, and the component's hash as an attribute (metrics have no
+    /// per-record attributes of the plugin's own to carry it).
+    pub fn meter_scope(&self) -> InstrumentationScope {
+        let mut scope = InstrumentationScope::builder(intern(&self.name))
+            .with_attributes([KeyValue::new(ATTR_COMPONENT_SHA256, intern(&self.sha256))]);
+        if let Some(v) = &self.version {
+            scope = scope.with_version(intern(v));
+        }
+        scope.build()
     }
 
     /// The attributes every span of one instance of this plugin carries.

@@ -46,6 +46,7 @@ mod guest;
 pub mod http;
 mod identity;
 mod limits;
+mod plugin_telemetry;
 mod propagation;
 mod runtime;
 mod sampling;
@@ -55,10 +56,14 @@ pub mod telemetry;
 pub mod testkit;
 
 pub use ctx::{GuestFailure, WasmtraceCtx, WasmtraceCtxBuilder, WasmtraceView, add_to_linker};
-pub use guest::{add_propagation_to_linker, add_tracing_to_linker, add_types_to_linker};
+pub use guest::{
+    add_logs_to_linker, add_metrics_to_linker, add_propagation_to_linker, add_tracing_to_linker,
+    add_types_to_linker,
+};
 pub use http::{AllowedHosts, OutboundHttp};
 pub use identity::{ATTR_COMPONENT_SHA256, ATTR_INSTANCE_ID, PLUGIN_SECTION, PluginIdentity};
 pub use limits::Limits;
+pub use plugin_telemetry::{PluginTelemetry, Providers};
 pub use propagation::{
     BaggagePropagator, OTEL_PROPAGATORS, Propagators, TraceContextPropagator, XTraceIdPropagator,
 };

@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 /// and links per span); the rest bound the host memory a hostile guest can
 /// make it hold (see [`Limits::worst_case_bytes`]).
 ///
-/// `max_spans`, `max_recorded_bytes` and `max_plugin_calls` are budgets of
-/// the whole call tree: a plugin called by another runs on what its caller
+/// `max_spans`, `max_log_records`, `max_recorded_bytes` and
+/// `max_plugin_calls` are budgets of the whole call tree: a plugin called by another runs on what its caller
 /// has left, as do fuel and the deadline ([`crate::RuntimeConfig`]).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -56,6 +56,17 @@ pub struct Limits {
     /// Bytes one host call may copy out of the guest (wasmtime's hostcall
     /// fuel): a call passing more traps.
     pub max_call_bytes: u64,
+    /// Log records emitted in one call tree.
+    pub max_log_records: u32,
+    /// Attributes per log record.
+    pub max_attributes_per_log: u32,
+    /// Instruments a plugin may create, over its life (all instances).
+    pub max_instruments: u32,
+    /// Attribute sets (series) one instrument may record, over the
+    /// plugin's life; a measurement of a new set past it is dropped.
+    pub max_series_per_instrument: u32,
+    /// Attributes per measurement.
+    pub max_attributes_per_measurement: u32,
 }
 
 impl Default for Limits {
@@ -76,6 +87,11 @@ impl Default for Limits {
             max_name_length: 256,
             max_contexts: 1_000,
             max_call_bytes: 64 << 20,
+            max_log_records: 10_000,
+            max_attributes_per_log: 128,
+            max_instruments: 128,
+            max_series_per_instrument: 1_000,
+            max_attributes_per_measurement: 16,
         }
     }
 }

@@ -10,10 +10,11 @@ use crate::identity::PluginIdentity;
 use crate::limits::Limits;
 use crate::propagation::Propagators;
 use crate::stats::TracingStats;
+use crate::plugin_telemetry::{PluginTelemetry, Providers};
 use anyhow::{Context as _, bail};
 use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer, TracerProvider};
 use opentelemetry::{Context, InstrumentationScope, KeyValue};
-use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
+use opentelemetry_sdk::trace::SdkTracer;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -77,7 +78,7 @@ pub struct Runtime {
 pub(crate) struct Shared {
     engine: Engine,
     linker: Linker<PluginState>,
-    provider: SdkTracerProvider,
+    providers: Providers,
     pub(crate) host_tracer: SdkTracer,
     pub(crate) propagators: Arc<Propagators>,
     http: crate::http::OutboundHttp,
@@ -172,7 +173,7 @@ struct Exports {
 #[derive(Clone)]
 pub struct Plugin {
     identity: PluginIdentity,
-    tracer: SdkTracer,
+    telemetry: PluginTelemetry,
     exports: Exports,
     limits: Arc<Limits>,
     stats: Arc<TracingStats>,
@@ -216,11 +217,13 @@ impl std::fmt::Display for InvocationError {
 impl std::error::Error for InvocationError {}
 
 impl Runtime {
-    /// Creates a runtime recording with `provider`.
-    pub fn new(provider: &SdkTracerProvider, config: RuntimeConfig) -> anyhow::Result<Self> {
+    /// Creates a runtime recording with `providers`: a tracer provider
+    /// alone (`&SdkTracerProvider`), or [`Providers`] with a logger and a
+    /// meter provider too ([`crate::telemetry::Telemetry::providers`]).
+    pub fn new(providers: impl Into<Providers>, config: RuntimeConfig) -> anyhow::Result<Self> {
         config.limits.validate()?;
         Ok(Self {
-            shared: Arc::new(Shared::new(provider, config)?),
+            shared: Arc::new(Shared::new(providers.into(), config)?),
         })
     }
 
@@ -307,7 +310,7 @@ pub(crate) struct Finished {
 }
 
 impl Shared {
-    fn new(provider: &SdkTracerProvider, config: RuntimeConfig) -> anyhow::Result<Self> {
+    fn new(providers: Providers, config: RuntimeConfig) -> anyhow::Result<Self> {
         let mut wasm = wasmtime::Config::new();
         wasm.wasm_component_model(true);
         // The telemetry imports are synchronous; without async machinery a
@@ -359,7 +362,7 @@ impl Shared {
         });
         let ticker = ticker.transpose().context("starting the deadline timer")?;
 
-        let host_tracer = provider.tracer_with_scope(
+        let host_tracer = providers.tracer_provider().tracer_with_scope(
             InstrumentationScope::builder("wasmtrace")
                 .with_version(env!("CARGO_PKG_VERSION"))
                 .build(),
@@ -369,7 +372,7 @@ impl Shared {
         Ok(Self {
             engine,
             linker,
-            provider: provider.clone(),
+            providers,
             host_tracer,
             propagators,
             http,
@@ -433,7 +436,7 @@ impl Shared {
             stats.losses_from(delivery.clone(), &identity.name);
         }
         Ok(Plugin {
-            tracer: identity.tracer(&self.provider),
+            telemetry: PluginTelemetry::new(&self.providers, &identity),
             identity,
             exports: Exports {
                 pre,
@@ -475,8 +478,7 @@ impl Shared {
         if let Some(max) = self.config.max_memory {
             limits = limits.memory_size(max);
         }
-        let mut tracing = WasmtraceCtx::builder(&self.provider, &plugin.identity)
-            .with_tracer(plugin.tracer.clone())
+        let mut tracing = WasmtraceCtx::builder(&plugin.telemetry)
             .with_propagators(self.propagators.clone())
             .with_limits(plugin.limits.clone())
             .with_stats(plugin.stats.clone())

@@ -8,97 +8,105 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-/// Per-plugin counters of what its guests recorded and what was dropped:
-/// by the limits and budgets, by a full export queue, or by a collector
-/// that failed. Shared by every instance of the plugin; read them with
-/// [`crate::Plugin::stats`].
-#[derive(Debug, Default)]
-pub struct TracingStats {
-    spans_started: AtomicU64,
-    spans_ended: AtomicU64,
-    spans_dropped: AtomicU64,
-    /// Where the export pipeline counts this plugin's lost spans, and the
-    /// plugin's name there.
-    delivery: OnceLock<(Arc<DeliveryStats>, String)>,
-    contexts_dropped: AtomicU64,
-    attributes_dropped: AtomicU64,
-    events_dropped: AtomicU64,
-    links_dropped: AtomicU64,
-    array_items_dropped: AtomicU64,
-    bytes_dropped: AtomicU64,
-    tracing_nanos: AtomicU64,
+/// Declares the counters once: the shared atomic in [`TracingStats`], its
+/// getter, the store-local field in [`Counts`], and adding and merging.
+macro_rules! counters {
+    ($($(#[doc = $doc:literal])* $name:ident,)*) => {
+        /// Per-plugin counters of what its guests recorded and what was
+        /// dropped: by the limits and budgets, by a full export queue, or by
+        /// a collector that failed. Shared by every instance of the plugin;
+        /// read them with [`crate::Plugin::stats`].
+        #[derive(Debug, Default)]
+        pub struct TracingStats {
+            $($name: AtomicU64,)*
+            tracing_nanos: AtomicU64,
+            /// Where the export pipeline counts this plugin's lost spans,
+            /// and the plugin's name there.
+            delivery: OnceLock<(Arc<DeliveryStats>, String)>,
+        }
+
+        /// A store's counts since they were last added to its
+        /// [`TracingStats`].
+        #[derive(Clone, Debug, Default, PartialEq, Eq)]
+        pub(crate) struct Counts {
+            $(pub(crate) $name: u64,)*
+            pub(crate) tracing_nanos: u64,
+        }
+
+        impl TracingStats {
+            $(
+                $(#[doc = $doc])*
+                pub fn $name(&self) -> u64 {
+                    self.$name.load(Ordering::Relaxed)
+                }
+            )*
+
+            /// Adds a store's counts.
+            pub(crate) fn add(&self, counts: &Counts) {
+                let add = |counter: &AtomicU64, n: u64| {
+                    if n > 0 {
+                        counter.fetch_add(n, Ordering::Relaxed);
+                    }
+                };
+                $(add(&self.$name, counts.$name);)*
+                add(&self.tracing_nanos, counts.tracing_nanos);
+            }
+        }
+
+        impl Counts {
+            /// Adds `other` to these counts.
+            pub(crate) fn merge(&mut self, other: &Counts) {
+                $(self.$name += other.$name;)*
+                self.tracing_nanos += other.tracing_nanos;
+            }
+        }
+    };
 }
 
-/// A store's counts since they were last added to its [`TracingStats`].
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Counts {
-    pub(crate) spans_started: u64,
-    pub(crate) spans_ended: u64,
-    pub(crate) spans_dropped: u64,
-    pub(crate) contexts_dropped: u64,
-    pub(crate) attributes_dropped: u64,
-    pub(crate) events_dropped: u64,
-    pub(crate) links_dropped: u64,
-    pub(crate) array_items_dropped: u64,
-    pub(crate) bytes_dropped: u64,
-    pub(crate) tracing_nanos: u64,
+counters! {
+    /// Spans started in the host, recorded or not. Spans the SDK skipped in
+    /// an unsampled trace never reach the host and do not count.
+    spans_started,
+    /// Spans ended, by the guest or by the host (after a crash, or when the
+    /// guest left them open).
+    spans_ended,
+    /// Spans refused by a limit or budget (never recorded).
+    spans_dropped,
+    /// Context handles or attachments refused by a limit.
+    contexts_dropped,
+    /// Attributes dropped: reserved or empty keys, past a per-span limit,
+    /// or past the byte budget.
+    attributes_dropped,
+    /// Events dropped past a per-span limit or the byte budget.
+    events_dropped,
+    /// Links dropped: invalid, past a per-span limit or the byte budget.
+    links_dropped,
+    /// Array elements cut past `max_array_length`.
+    array_items_dropped,
+    /// Bytes of attributes, events and links dropped by the byte budget.
+    bytes_dropped,
+    /// Log records emitted.
+    logs,
+    /// Log records dropped: past the log or byte budget, or with no log
+    /// pipeline.
+    logs_dropped,
+    /// Measurements recorded.
+    measurements,
+    /// Measurements dropped: an unknown instrument, a value the instrument
+    /// cannot take, or a new series past its limit.
+    measurements_dropped,
+    /// Instruments refused: an invalid name or boundaries, a name taken by
+    /// another kind or number type, or past `max_instruments`.
+    instruments_refused,
 }
 
 impl TracingStats {
-    /// Spans started in the host, recorded or not. Spans the SDK skipped in
-    /// an unsampled trace never reach the host and do not count.
-    pub fn spans_started(&self) -> u64 {
-        self.spans_started.load(Ordering::Relaxed)
-    }
-
-    /// Spans ended, by the guest or by the host (after a crash, or when the
-    /// guest left them open).
-    pub fn spans_ended(&self) -> u64 {
-        self.spans_ended.load(Ordering::Relaxed)
-    }
-
-    /// Spans refused by a limit or budget (never recorded).
-    pub fn spans_dropped(&self) -> u64 {
-        self.spans_dropped.load(Ordering::Relaxed)
-    }
-
     /// Recorded spans the export pipeline could not deliver: dropped by a
     /// full queue or in a batch the collector refused.
     pub fn spans_lost(&self) -> u64 {
         self.delivery
             .get()
             .map_or(0, |(delivery, name)| delivery.lost_by(name))
-    }
-
-    /// Context handles or attachments refused by a limit.
-    pub fn contexts_dropped(&self) -> u64 {
-        self.contexts_dropped.load(Ordering::Relaxed)
-    }
-
-    /// Attributes dropped: reserved or empty keys, past a per-span limit,
-    /// or past the byte budget.
-    pub fn attributes_dropped(&self) -> u64 {
-        self.attributes_dropped.load(Ordering::Relaxed)
-    }
-
-    /// Events dropped past a per-span limit or the byte budget.
-    pub fn events_dropped(&self) -> u64 {
-        self.events_dropped.load(Ordering::Relaxed)
-    }
-
-    /// Links dropped: invalid, past a per-span limit or the byte budget.
-    pub fn links_dropped(&self) -> u64 {
-        self.links_dropped.load(Ordering::Relaxed)
-    }
-
-    /// Array elements cut past `max_array_length`.
-    pub fn array_items_dropped(&self) -> u64 {
-        self.array_items_dropped.load(Ordering::Relaxed)
-    }
-
-    /// Bytes of attributes, events and links dropped by the byte budget.
-    pub fn bytes_dropped(&self) -> u64 {
-        self.bytes_dropped.load(Ordering::Relaxed)
     }
 
     /// Time spent inside the tracing host calls (the guide's "monitor
@@ -110,8 +118,8 @@ impl TracingStats {
     }
 
     /// Everything dropped anywhere, in one number for summaries: refused
-    /// spans, lost spans, and dropped contexts, attributes, events, links
-    /// and array elements.
+    /// spans, lost spans, and dropped contexts, attributes, events, links,
+    /// array elements, log records, measurements and instruments.
     pub fn anything_dropped(&self) -> bool {
         self.spans_dropped() > 0
             || self.spans_lost() > 0
@@ -120,25 +128,9 @@ impl TracingStats {
             || self.events_dropped() > 0
             || self.links_dropped() > 0
             || self.array_items_dropped() > 0
-    }
-
-    /// Adds a store's counts.
-    pub(crate) fn add(&self, counts: &Counts) {
-        let add = |counter: &AtomicU64, n: u64| {
-            if n > 0 {
-                counter.fetch_add(n, Ordering::Relaxed);
-            }
-        };
-        add(&self.spans_started, counts.spans_started);
-        add(&self.spans_ended, counts.spans_ended);
-        add(&self.spans_dropped, counts.spans_dropped);
-        add(&self.contexts_dropped, counts.contexts_dropped);
-        add(&self.attributes_dropped, counts.attributes_dropped);
-        add(&self.events_dropped, counts.events_dropped);
-        add(&self.links_dropped, counts.links_dropped);
-        add(&self.array_items_dropped, counts.array_items_dropped);
-        add(&self.bytes_dropped, counts.bytes_dropped);
-        add(&self.tracing_nanos, counts.tracing_nanos);
+            || self.logs_dropped() > 0
+            || self.measurements_dropped() > 0
+            || self.instruments_refused() > 0
     }
 
     /// Reports, as this plugin's lost spans, what `delivery` counts lost
@@ -158,6 +150,12 @@ impl TracingStats {
         if self.spans_lost() > 0 {
             line.push_str(&format!(", {} lost in export", self.spans_lost()));
         }
+        if self.logs() + self.logs_dropped() > 0 {
+            line.push_str(&format!("; {} log records", self.logs()));
+        }
+        if self.measurements() + self.measurements_dropped() > 0 {
+            line.push_str(&format!("; {} measurements", self.measurements()));
+        }
         let mut parts = Vec::new();
         for (n, what) in [
             (self.attributes_dropped(), "attributes"),
@@ -165,6 +163,9 @@ impl TracingStats {
             (self.links_dropped(), "links"),
             (self.array_items_dropped(), "array items"),
             (self.contexts_dropped(), "contexts"),
+            (self.logs_dropped(), "log records"),
+            (self.measurements_dropped(), "measurements"),
+            (self.instruments_refused(), "instruments"),
         ] {
             if n > 0 {
                 parts.push(format!("{n} {what}"));
@@ -175,22 +176,6 @@ impl TracingStats {
         }
         line.push_str(&format!("; {:.1?} in tracing calls", self.tracing_time()));
         line
-    }
-}
-
-impl Counts {
-    /// Adds `other` to these counts.
-    pub(crate) fn merge(&mut self, other: &Counts) {
-        self.spans_started += other.spans_started;
-        self.spans_ended += other.spans_ended;
-        self.spans_dropped += other.spans_dropped;
-        self.contexts_dropped += other.contexts_dropped;
-        self.attributes_dropped += other.attributes_dropped;
-        self.events_dropped += other.events_dropped;
-        self.links_dropped += other.links_dropped;
-        self.array_items_dropped += other.array_items_dropped;
-        self.bytes_dropped += other.bytes_dropped;
-        self.tracing_nanos += other.tracing_nanos;
     }
 }
 

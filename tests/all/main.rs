@@ -13,6 +13,7 @@ mod patterns;
 mod plugin_calls;
 mod raw_guests;
 mod serve;
+mod signals;
 mod testkit;
 
 /// The test module that exercises each guest component (`plugins/*`,

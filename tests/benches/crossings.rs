@@ -273,12 +273,11 @@ fn instantiate(c: &mut Criterion, pipeline: &Pipeline) {
             .instantiate_pre(&component)
             .expect("pre-instantiating bench-plugin");
         // As the runtime does: one scoped tracer per plugin, not per store.
-        let tracer = identity.tracer(&pipeline.provider);
+        let plugin = wasmtrace::PluginTelemetry::new(&(&pipeline.provider).into(), &identity);
         let propagators = std::sync::Arc::new(wasmtrace::Propagators::from_env());
         group.bench_function(name, |b| {
             b.iter(|| {
-                let tracing = WasmtraceCtx::builder(&pipeline.provider, &identity)
-                    .with_tracer(tracer.clone())
+                let tracing = WasmtraceCtx::builder(&plugin)
                     .with_propagators(propagators.clone())
                     .build();
                 let mut store = Store::new(&engine, BenchState::new(tracing));

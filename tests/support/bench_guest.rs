@@ -125,9 +125,10 @@ impl Guest {
             max_recorded_bytes: u64::MAX,
             ..Limits::default()
         };
-        let (provider, identity, limits) = (provider.clone(), identity.clone(), Arc::new(limits));
+        let plugin = wasmtrace::PluginTelemetry::new(&provider.into(), identity);
+        let limits = Arc::new(limits);
         let fresh = Box::new(move || {
-            WasmtraceCtx::builder(&provider, &identity)
+            WasmtraceCtx::builder(&plugin)
                 .with_limits(limits.clone())
                 .with_parent(parent.clone())
                 .build()

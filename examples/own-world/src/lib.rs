@@ -16,7 +16,7 @@ use opentelemetry_sdk::trace::SdkTracerProvider;
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
-use wasmtrace::{GuestFailure, PluginIdentity, WasmtraceCtx, WasmtraceView};
+use wasmtrace::{GuestFailure, PluginIdentity, PluginTelemetry, WasmtraceCtx, WasmtraceView};
 
 mod bindings {
     wasmtime::component::bindgen!({
@@ -82,7 +82,7 @@ pub struct Greeters {
     engine: Engine,
     linker: Linker<State>,
     component: Component,
-    identity: PluginIdentity,
+    plugin: PluginTelemetry,
     provider: SdkTracerProvider,
 }
 
@@ -101,14 +101,17 @@ impl Greeters {
             engine,
             linker,
             component,
-            identity: PluginIdentity::from_component_bytes(&bytes, "greeter"),
+            plugin: PluginTelemetry::new(
+                &provider.into(),
+                &PluginIdentity::from_component_bytes(&bytes, "greeter"),
+            ),
             provider: provider.clone(),
         })
     }
 
     /// Greets `name` in a fresh instance, under the embedder's `parent`.
     pub fn greet(&self, name: &str, parent: &Context) -> anyhow::Result<String> {
-        let tracing = WasmtraceCtx::builder(&self.provider, &self.identity)
+        let tracing = WasmtraceCtx::builder(&self.plugin)
             .with_parent(parent.clone())
             .build();
         let state = State {

@@ -208,7 +208,7 @@ impl Recorder<'_> {
 
     /// Converts one value, charging `base` plus what it holds; `None` when
     /// the budget cannot pay for it.
-    fn value(&mut self, args: &Args, value: &ArgValue, base: u64) -> Option<Value> {
+    pub(crate) fn value(&mut self, args: &Args, value: &ArgValue, base: u64) -> Option<Value> {
         let cost = base + cost_of(args, value);
         if !self.charge(cost) {
             self.counts.bytes_dropped += cost;

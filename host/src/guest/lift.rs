@@ -84,6 +84,33 @@ pub(crate) enum StatusRef {
     Error(WasmStr),
 }
 
+/// WIT `logs.log-record`, borrowed.
+#[derive(ComponentType, Lift)]
+#[component(record)]
+pub(crate) struct LogRecordRef {
+    #[component(name = "severity-number")]
+    pub(crate) severity_number: u8,
+    #[component(name = "severity-text")]
+    pub(crate) severity_text: Option<WasmStr>,
+    pub(crate) body: Option<ValueRef>,
+    pub(crate) attributes: WasmList<KeyValueRef>,
+    #[component(name = "event-name")]
+    pub(crate) event_name: Option<WasmStr>,
+}
+
+/// WIT `metrics.instrument-info`, borrowed.
+#[derive(ComponentType, Lift)]
+#[component(record)]
+pub(crate) struct InstrumentInfoRef {
+    pub(crate) name: WasmStr,
+    pub(crate) kind: crate::bindings::telemetry::metrics::InstrumentKind,
+    #[component(name = "float")]
+    pub(crate) float: bool,
+    pub(crate) unit: WasmStr,
+    pub(crate) description: WasmStr,
+    pub(crate) boundaries: Option<WasmList<f64>>,
+}
+
 /// A carrier or baggage entries, borrowed.
 pub(crate) type PairsRef = WasmList<(WasmStr, WasmStr)>;
 
@@ -163,7 +190,8 @@ impl<S: AsContextMut> Reader<'_, S> {
         Ok(start..self.args.attributes_len())
     }
 
-    fn value(&mut self, value: ValueRef) -> wasmtime::Result<ArgValue> {
+    /// One value (a log record's body), within the bounds.
+    pub(crate) fn value(&mut self, value: ValueRef) -> wasmtime::Result<ArgValue> {
         Ok(match value {
             ValueRef::String(s) => ArgValue::String(self.text(&s)?),
             ValueRef::Bool(b) => ArgValue::Bool(b),
@@ -209,6 +237,15 @@ impl<S: AsContextMut> Reader<'_, S> {
                 ArgValue::F64Array(self.args.push_floats(values))
             }
         })
+    }
+
+    /// At most `max` floats of `list` (histogram boundaries).
+    pub(crate) fn floats(
+        &mut self,
+        list: &WasmList<f64>,
+        max: usize,
+    ) -> wasmtime::Result<Vec<f64>> {
+        list.iter(&mut self.store)?.take(max).collect()
     }
 
     /// How many of an array's `len` elements are kept; counts the rest.

@@ -3,7 +3,12 @@
 //! store's span table.
 
 use super::args::Args;
-use super::lift::{Bounds, KeyValueRef, LinkRef, PairsRef, Reader, StatusRef};
+use super::lift::{
+    Bounds, InstrumentInfoRef, KeyValueRef, LinkRef, LogRecordRef, PairsRef, Reader, StatusRef,
+};
+use super::logs::LogArgs;
+use super::metrics::{InstrumentRequest, MAX_BOUNDARIES};
+use crate::bindings::telemetry::metrics::Number;
 use crate::bindings::telemetry::tracing::SpanKind;
 use crate::bindings::telemetry::types::SpanContext as WitSpanContext;
 use crate::ctx::WasmtraceView;
@@ -15,6 +20,9 @@ use wasmtime::component::{Linker, WasmList, WasmStr};
 const TYPES: &str = "wasmtrace:telemetry/types@0.2.0";
 const PROPAGATION: &str = "wasmtrace:telemetry/propagation@0.2.0";
 const TRACING: &str = "wasmtrace:telemetry/tracing@0.2.0";
+const LOGS: &str = "wasmtrace:telemetry/logs@0.2.0";
+const METRICS: &str = "wasmtrace:telemetry/metrics@0.2.0";
+
 
 /// Carrier entries a propagator can read; the others are skipped unread.
 fn is_propagation_header(name: &str) -> bool {
@@ -267,6 +275,104 @@ pub fn add_tracing_to_linker<T: WasmtraceView + 'static>(
         |mut store: StoreContextMut<'_, T>, (span,): (u32,)| {
             table(&mut store).end(span);
             Ok(())
+        },
+    )?;
+    Ok(())
+}
+
+/// Adds `wasmtrace:telemetry/logs` to a linker.
+pub fn add_logs_to_linker<T: WasmtraceView + 'static>(
+    linker: &mut Linker<T>,
+) -> wasmtime::Result<()> {
+    let mut i = linker.instance(LOGS)?;
+    i.func_wrap(
+        "emit",
+        |mut store: StoreContextMut<'_, T>, (cx, record): (u32, LogRecordRef)| {
+            let max = table(&mut store).limits.max_attributes_per_log as usize;
+            with_reader(
+                store,
+                |r| {
+                    let severity_text = match &record.severity_text {
+                        Some(s) => Some(r.name(s)?),
+                        None => None,
+                    };
+                    let event_name = match &record.event_name {
+                        Some(s) => Some(r.name(s)?),
+                        None => None,
+                    };
+                    let body = match record.body {
+                        Some(body) => Some(r.value(body)?),
+                        None => None,
+                    };
+                    Ok(LogArgs {
+                        severity_number: record.severity_number,
+                        severity_text,
+                        body,
+                        attributes: r.attributes(&record.attributes, max)?,
+                        event_name,
+                    })
+                },
+                |table, args, log| table.emit_log(cx, args, log),
+            )
+        },
+    )?;
+    i.func_wrap(
+        "enabled",
+        |mut store: StoreContextMut<'_, T>, (severity,): (u8,)| {
+            Ok((table(&mut store).log_enabled(severity),))
+        },
+    )?;
+    Ok(())
+}
+
+/// Adds `wasmtrace:telemetry/metrics` to a linker.
+pub fn add_metrics_to_linker<T: WasmtraceView + 'static>(
+    linker: &mut Linker<T>,
+) -> wasmtime::Result<()> {
+    let mut i = linker.instance(METRICS)?;
+    i.func_wrap(
+        "create",
+        |store: StoreContextMut<'_, T>, (info,): (InstrumentInfoRef,)| {
+            with_reader(
+                store,
+                |r| {
+                    // Past 255 bytes a name is invalid: reading one more
+                    // byte is enough to refuse it.
+                    let name = r.string(&info.name, 256)?;
+                    let unit = r.string(&info.unit, 64)?;
+                    let description = r.text(&info.description)?;
+                    let boundaries = match &info.boundaries {
+                        // One past the limit, to refuse what is over it.
+                        Some(b) => Some(r.floats(b, MAX_BOUNDARIES + 1)?),
+                        None => None,
+                    };
+                    Ok((name, unit, description, boundaries))
+                },
+                |table, args, (name, unit, description, boundaries)| {
+                    (table.create_instrument(InstrumentRequest {
+                        name: args.text(name).to_owned(),
+                        kind: info.kind,
+                        float: info.float,
+                        unit: args.text(unit).to_owned(),
+                        description: args.text(description).to_owned(),
+                        boundaries,
+                    }),)
+                },
+            )
+        },
+    )?;
+    i.func_wrap(
+        "record",
+        |mut store: StoreContextMut<'_, T>,
+         (instrument, value, attributes): (u32, Number, WasmList<KeyValueRef>)| {
+            let max = table(&mut store).limits.max_attributes_per_measurement as usize;
+            with_reader(
+                store,
+                |r| r.attributes(&attributes, max),
+                |table, args, attributes| {
+                    table.record_measurement(instrument, args, value, attributes)
+                },
+            )
         },
     )?;
     Ok(())

@@ -12,7 +12,8 @@
 //! handle, or end a parent before its children without trapping.
 
 use super::args::{Args, Text};
-use super::convert::{EVENT_COST, Keys, RANDOM, Recorder, exception_attributes};
+use super::convert::{EVENT_COST, Keys, RANDOM, exception_attributes};
+use super::metrics::StoreInstruments;
 use crate::bindings::telemetry::tracing::SpanKind as WitSpanKind;
 use crate::bindings::telemetry::types::SpanContext as WitSpanContext;
 use crate::budget::Budget;
@@ -25,6 +26,8 @@ use opentelemetry::trace::{
     Span as _, SpanBuilder, SpanContext, SpanKind, Status, TraceContextExt, Tracer as _,
 };
 use opentelemetry::{Context, KeyValue};
+use crate::plugin_telemetry::PluginTelemetry;
+use opentelemetry_sdk::logs::SdkLogger;
 use opentelemetry_sdk::trace::{SdkTracer, Span as SdkSpan};
 use slab::Slab;
 use std::ops::Range;
@@ -108,19 +111,6 @@ pub(crate) struct HostSpanParent {
     pub(crate) depth: u32,
 }
 
-/// A [`Recorder`] over a table's limits, budget, keys and counts, borrowing
-/// only those fields (the open spans stay usable beside it).
-macro_rules! recorder {
-    ($table:expr) => {
-        Recorder {
-            limits: &$table.limits,
-            bytes: &mut $table.budget.bytes,
-            keys: &mut $table.keys,
-            counts: &mut $table.counts,
-        }
-    };
-}
-
 /// A vector in fixed-size chunks: it grows without moving what it holds
 /// (a `Vec` of many spans would copy them all each time it doubles).
 struct Chunked<T> {
@@ -186,8 +176,13 @@ pub(crate) struct TableSizes {
 pub(crate) struct SpanTable {
     tracer: SdkTracer,
     pub(crate) propagators: Arc<Propagators>,
-    /// Plugin identity stamped on every guest span (content hash, instance).
-    identity: Arc<[KeyValue]>,
+    /// Plugin identity stamped on every guest span and log record (content
+    /// hash, instance).
+    pub(super) identity: Arc<[KeyValue]>,
+    /// The plugin's logger, when logs are recorded.
+    pub(super) logger: Option<SdkLogger>,
+    /// The plugin's instruments, as this store uses them.
+    pub(super) instruments: StoreInstruments,
     /// The invocation's context and its depth in the call tree.
     base: Context,
     base_depth: u32,
@@ -198,10 +193,10 @@ pub(crate) struct SpanTable {
     stack: Vec<Current>,
     pub(crate) limits: Arc<Limits>,
     pub(crate) budget: Budget,
-    keys: Keys,
+    pub(super) keys: Keys,
     /// Which calls the tracing-time metric times.
-    timer: CallTimer,
-    counts: Counts,
+    pub(super) timer: CallTimer,
+    pub(super) counts: Counts,
     /// What the argument reader dropped for the call in progress.
     lifted: Counts,
     /// The call's arguments, read out of guest memory (reused; boxed, so
@@ -212,16 +207,18 @@ pub(crate) struct SpanTable {
 
 impl SpanTable {
     pub(crate) fn new(
-        tracer: SdkTracer,
+        plugin: &PluginTelemetry,
         propagators: Arc<Propagators>,
         identity: Arc<[KeyValue]>,
         limits: Arc<Limits>,
         stats: Arc<TracingStats>,
     ) -> Self {
         Self {
-            tracer,
+            tracer: plugin.tracer().clone(),
             propagators,
             identity,
+            logger: plugin.logger().cloned(),
+            instruments: StoreInstruments::new(plugin.instruments().cloned()),
             base: Context::new(),
             base_depth: 0,
             spans: Chunked::default(),
@@ -338,7 +335,7 @@ impl SpanTable {
 
     /// The context `handle` names and its depth; an unknown handle names
     /// the current context.
-    fn resolve(&mut self, handle: Handle) -> (Context, u32) {
+    pub(super) fn resolve(&mut self, handle: Handle) -> (Context, u32) {
         match handle {
             INVOCATION => (self.base.clone(), self.base_depth),
             EMPTY => (Context::new(), self.base_depth),
@@ -858,7 +855,7 @@ mod tests {
             .build();
         let identity = PluginIdentity::from_component_bytes(b"\0asm\x0d\0\x01\0", "unit");
         let table = SpanTable::new(
-            identity.tracer(&provider),
+            &PluginTelemetry::new(&(&provider).into(), &identity),
             Arc::new(Propagators::default()),
             identity.span_attributes(7).into(),
             Arc::new(limits),

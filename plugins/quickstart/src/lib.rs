@@ -1,16 +1,22 @@
-//! The quickstart plugin: counts the words of its input, tracing each step.
+//! The quickstart plugin: counts the words of its input, tracing each step,
+//! logging what it found and counting the words it saw.
 //!
 //! Trace shape (under the host's invocation span):
 //!
 //! ```text
 //! handle_request            request.size, request.defaulted, request.source
-//! ├── validate_request      (input `fail`: status Error + `exception` event)
+//! ├── validate_request      (input `fail`: status Error + `exception` event,
+//! │                          and a WARN log record)
 //! ├── process_business_logic
 //! │     attributes added mid-span: items_processed, processing_status,
 //! │     processing.avg_word_length, processing.top_words, processing.word_lengths
 //! │     event `data_fetched` { record_count }
+//! │     INFO log record `counted the words` { words, unique }
 //! └── send_response         response.size
 //! ```
+//!
+//! Metrics: `quickstart.words` (counter, `{word}`), and
+//! `quickstart.request.size` (histogram, `By`).
 //!
 //! Input `fail` makes validation fail: the handler returns
 //! `Err("validation failed: ...")` and the CLI exits non-zero. Empty input is
@@ -19,6 +25,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use wasmtrace_sdk::log;
+use wasmtrace_sdk::metrics;
 use wasmtrace_sdk::{
     Span, SpanKind, add_attributes, attrs, record_event, try_with_span, with_span,
 };
@@ -61,6 +69,13 @@ fn handle(input: String) -> Result<String, String> {
             "request.source" => "stdin",
         })
         .start();
+
+    metrics::u64_histogram("quickstart.request.size")
+        .with_unit("By")
+        .with_description("Size of the quickstart plugin's input")
+        .with_boundaries([16.0, 64.0, 256.0, 1024.0])
+        .build()
+        .record(input.len() as u64, attrs! {});
 
     let result = serve(&input, &request);
     if let Err(message) = &result {
@@ -105,6 +120,7 @@ fn serve(input: &str, request: &Span) -> Result<String, String> {
 
 fn validate(input: &str) -> Result<(), ValidationError> {
     if input.trim() == "fail" {
+        log::warn!(rule = "not_fail"; "rejecting the input");
         return Err(ValidationError(
             "input `fail` is rejected by the quickstart plugin".to_owned(),
         ));
@@ -130,6 +146,13 @@ fn process(input: &str) -> WordStats {
     } else {
         total_len as f64 / words.len() as f64
     };
+
+    log::info!(words = words.len(), unique = counts.len(); "counted the words");
+    metrics::u64_counter("quickstart.words")
+        .with_unit("{word}")
+        .with_description("Words the quickstart plugin counted")
+        .build()
+        .add(words.len() as u64, attrs! { "processing_status" => "completed" });
 
     add_attributes(attrs! {
         "items_processed" => words.len(),

@@ -11,6 +11,8 @@ mod bindings {
             "wasmtrace:telemetry/types@0.2.0": wasmtrace_sdk::wit::wasmtrace::telemetry::types,
             "wasmtrace:telemetry/propagation@0.2.0": wasmtrace_sdk::wit::wasmtrace::telemetry::propagation,
             "wasmtrace:telemetry/tracing@0.2.0": wasmtrace_sdk::wit::wasmtrace::telemetry::tracing,
+            "wasmtrace:telemetry/logs@0.2.0": wasmtrace_sdk::wit::wasmtrace::telemetry::logs,
+            "wasmtrace:telemetry/metrics@0.2.0": wasmtrace_sdk::wit::wasmtrace::telemetry::metrics,
         },
     });
 }
