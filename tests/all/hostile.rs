@@ -737,6 +737,9 @@ fn hostile_modes_under_serve_leave_the_server_serving() {
         "call-fuel",
         "spin",
         "status-order",
+        "log-flood",
+        "instrument-flood",
+        "series-flood",
     ];
     for mode in modes {
         let (status, body) = served.get(&format!("/{mode}"));
@@ -770,4 +773,80 @@ fn hostile_modes_under_serve_leave_the_server_serving() {
         .filter(|s| s.name == "invoke hostile" && s.attr("wasmtrace.call.depth").is_none())
         .count();
     assert!(invocations >= 2 * modes.len(), "{invocations} invocation spans");
+}
+
+/// The hostile guest under in-memory log and metric pipelines, with
+/// [`limits`].
+fn run_signals(mode: &str) -> (crate::signals::Pipelines, wasmtrace::Plugin, String) {
+    let p = crate::signals::Pipelines::new();
+    let runtime = Runtime::new(&p.providers(), RuntimeConfig::default()).unwrap();
+    let mut hostile = runtime.load_file(HOSTILE.as_ref()).unwrap();
+    hostile.set_limits(limits());
+    let output = runtime
+        .invoke(&hostile, mode, &Context::new())
+        .expect("the host refuses what it cannot take without failing the guest");
+    p.meter_provider.force_flush().unwrap();
+    (p, hostile, output)
+}
+
+#[test]
+fn hostile_log_flood_is_capped_by_the_log_and_byte_budgets() {
+    let (p, hostile, _) = run_signals("log-flood");
+    let stats = hostile.stats();
+    assert_eq!(stats.logs() + stats.logs_dropped(), 100_000);
+    assert!(stats.logs() <= u64::from(limits().max_log_records));
+    assert!(stats.logs() > 0);
+    let logs = p.logs.get_emitted_logs().unwrap();
+    assert_eq!(logs.len() as u64, stats.logs());
+    for log in &logs {
+        let record = &log.record;
+        // Severity 200 is not one: unspecified.
+        assert_eq!(record.severity_number(), None);
+        // Strings cut to their limits.
+        assert!(record.severity_text().is_none_or(|t| t.len() <= 64));
+        assert!(record.event_name().is_none_or(|t| t.len() <= 64));
+        if let Some(opentelemetry::logs::AnyValue::String(body)) = record.body() {
+            assert!(body.as_str().len() <= 256);
+        }
+        assert!(record.attributes_iter().count() <= 128 + 2);
+    }
+}
+
+#[test]
+fn hostile_instruments_are_capped_and_bad_ones_refused() {
+    let (p, hostile, refused) = run_signals("instrument-flood");
+    let max = Limits::default().max_instruments as usize;
+    // Past the cap, four invalid names, backwards boundaries, and a name
+    // taken by another kind.
+    let expected = 10_000 - max + 4 + 1 + 1;
+    assert_eq!(refused, expected.to_string());
+    assert_eq!(hostile.stats().instruments_refused(), expected as u64);
+    drop(p);
+}
+
+#[test]
+fn hostile_series_flood_is_capped_per_instrument() {
+    let (p, hostile, _) = run_signals("series-flood");
+    let max = u64::from(Limits::default().max_series_per_instrument);
+    let stats = hostile.stats();
+    assert_eq!(stats.measurements(), max);
+    // The rest of the flood, a negative and a fractional amount, a NaN, and
+    // two unknown instruments.
+    assert_eq!(stats.measurements_dropped(), 100_000 - max + 5);
+    let metrics = p.metrics.get_finished_metrics().unwrap();
+    let series: usize = metrics
+        .last()
+        .unwrap()
+        .scope_metrics()
+        .filter(|s| s.scope().name() == "hostile")
+        .flat_map(|s| s.metrics())
+        .filter(|m| m.name() == "series")
+        .map(|m| match m.data() {
+            opentelemetry_sdk::metrics::data::AggregatedMetrics::U64(
+                opentelemetry_sdk::metrics::data::MetricData::Sum(sum),
+            ) => sum.data_points().count(),
+            other => panic!("series is a u64 sum: {other:?}"),
+        })
+        .sum();
+    assert_eq!(series as u64, max);
 }

@@ -12,18 +12,18 @@ use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
 use wasmtrace::{Providers, Runtime, RuntimeConfig};
 use wasmtrace_test_artifacts::QUICKSTART;
 
-/// A runtime over in-memory exporters of all three signals.
-struct Pipelines {
-    spans: InMemorySpanExporter,
-    logs: InMemoryLogExporter,
-    metrics: InMemoryMetricExporter,
-    tracer_provider: SdkTracerProvider,
-    logger_provider: SdkLoggerProvider,
-    meter_provider: SdkMeterProvider,
+/// In-memory exporters of all three signals, and their providers.
+pub(crate) struct Pipelines {
+    pub(crate) spans: InMemorySpanExporter,
+    pub(crate) logs: InMemoryLogExporter,
+    pub(crate) metrics: InMemoryMetricExporter,
+    pub(crate) tracer_provider: SdkTracerProvider,
+    pub(crate) logger_provider: SdkLoggerProvider,
+    pub(crate) meter_provider: SdkMeterProvider,
 }
 
 impl Pipelines {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let spans = InMemorySpanExporter::default();
         let logs = InMemoryLogExporter::default();
         let metrics = InMemoryMetricExporter::default();
@@ -43,7 +43,7 @@ impl Pipelines {
         }
     }
 
-    fn providers(&self) -> Providers {
+    pub(crate) fn providers(&self) -> Providers {
         Providers::new(&self.tracer_provider)
             .with_logger_provider(&self.logger_provider)
             .with_meter_provider(&self.meter_provider)

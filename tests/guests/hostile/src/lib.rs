@@ -5,6 +5,10 @@
 //! (`wasi:http`, `GET /MODE?ARG`, answered 200 with the result, 500 with an
 //! error).
 
+use wasmtrace_sdk::wit::wasmtrace::telemetry::logs::{self, LogRecord};
+use wasmtrace_sdk::wit::wasmtrace::telemetry::metrics::{
+    self, InstrumentInfo, InstrumentKind, Number,
+};
 use wasmtrace_sdk::wit::wasmtrace::telemetry::propagation;
 use wasmtrace_sdk::wit::wasmtrace::telemetry::tracing::{self, Link, SpanKind, Status};
 use wasmtrace_sdk::wit::wasmtrace::telemetry::types::{
@@ -344,6 +348,73 @@ fn run(mode: &str, arg: &str) -> Result<String, String> {
             }
         }
         // A well-behaved request: what every hostile one is followed by.
+        // 100k log records, each with a 4 KiB body and 128 attributes: the
+        // log and byte budgets must cap them.
+        "log-flood" => {
+            let body = four_kib();
+            let attributes: Vec<_> = (0..128).map(|_| kv("k", Value::S64(1))).collect();
+            for _ in 0..100_000 {
+                logs::emit(
+                    INVOCATION,
+                    LogRecord {
+                        severity_number: 200,
+                        severity_text: Some(&body),
+                        body: Some(Value::String(&body)),
+                        attributes: &attributes,
+                        event_name: Some(&body),
+                    },
+                );
+            }
+        }
+        // 10k instruments, then names the host must refuse, then a name
+        // reused with another kind; returns how many were refused.
+        "instrument-flood" => {
+            fn info(name: &str, kind: InstrumentKind) -> InstrumentInfo<'_> {
+                InstrumentInfo {
+                    name,
+                    kind,
+                    float: false,
+                    unit: "",
+                    description: "",
+                    boundaries: None,
+                }
+            }
+            let refused = |handle: u32| u32::from(handle == u32::MAX);
+            let mut n = 0;
+            for i in 0..10_000 {
+                let name = format!("flood.{i}");
+                n += refused(metrics::create(info(&name, InstrumentKind::Counter)));
+            }
+            for bad in ["", "9lives", "has space", "\u{e9}t\u{e9}"] {
+                n += refused(metrics::create(info(bad, InstrumentKind::Gauge)));
+            }
+            let bounds = [2.0, 1.0];
+            let mut backwards = info("backwards", InstrumentKind::Histogram);
+            backwards.boundaries = Some(&bounds);
+            n += refused(metrics::create(backwards));
+            n += refused(metrics::create(info("flood.0", InstrumentKind::Gauge)));
+            return Ok(n.to_string());
+        }
+        // 100k series on one counter, and measurements it cannot take.
+        "series-flood" => {
+            let counter = metrics::create(InstrumentInfo {
+                name: "series",
+                kind: InstrumentKind::Counter,
+                float: false,
+                unit: "",
+                description: "",
+                boundaries: None,
+            });
+            for i in 0..100_000 {
+                let id = i.to_string();
+                metrics::record(counter, Number::S64(1), &[kv("id", Value::String(&id))]);
+            }
+            metrics::record(counter, Number::S64(-1), &[]);
+            metrics::record(counter, Number::F64(f64::NAN), &[]);
+            metrics::record(counter, Number::F64(0.5), &[]);
+            metrics::record(u32::MAX, Number::S64(1), &[]);
+            metrics::record(12345, Number::S64(1), &[]);
+        }
         "ok" => return Ok("ok".to_owned()),
         other => return Err(format!("unknown mode {other:?}")),
     }
