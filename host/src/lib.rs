@@ -53,6 +53,7 @@ mod stats;
 pub mod telemetry;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+pub mod view;
 
 pub use ctx::{GuestFailure, WasmtraceCtx, WasmtraceCtxBuilder, WasmtraceView, add_to_linker};
 pub use guest::{add_propagation_to_linker, add_tracing_to_linker, add_types_to_linker};
