@@ -14,6 +14,7 @@ mod plugin_calls;
 mod raw_guests;
 mod serve;
 mod testkit;
+mod view;
 
 /// The test module that exercises each guest component (`plugins/*`,
 /// `tests/guests/*`). The build fails when a guest is missing here, so a

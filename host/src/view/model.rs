@@ -54,7 +54,7 @@ impl Value {
             Self::Double(_) => "double",
             Self::Bytes(_) => "bytes",
             Self::Array(_) => "array",
-            Self::Map(_) => "map",
+            Self::Map(_) => "kvlist",
         }
     }
 }

@@ -66,15 +66,16 @@ pub fn read_otlp_json(mut input: impl BufRead) -> std::io::Result<Reading> {
         }
         reading.lines += 1;
         let line = reading.lines;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
+        let text = bytes.trim_ascii_end();
+        if text.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let request: Line = match serde_json::from_slice(&bytes) {
+        let request: Line = match serde_json::from_slice(text) {
             Ok(request) => request,
             Err(e) => {
                 reading.problems.push(Problem {
                     line,
-                    message: format!("not OTLP/JSON: {e}"),
+                    message: format!("not OTLP/JSON: {}", json_error(&e)),
                     skipped_line: true,
                 });
                 continue;
@@ -109,6 +110,17 @@ pub fn read_otlp_json(mut input: impl BufRead) -> std::io::Result<Reading> {
     }
     reading.traces = builder.build();
     Ok(reading)
+}
+
+/// serde_json's message with its position as a column of the line (its
+/// own "line 1" would be misread as the file's).
+fn json_error(e: &serde_json::Error) -> String {
+    let message = e.to_string();
+    let message = match message.rfind(" at line ") {
+        Some(at) => &message[..at],
+        None => &message,
+    };
+    format!("{message} (column {})", e.column())
 }
 
 /// One line: a traces or logs export request (the Collector's file

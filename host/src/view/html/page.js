@@ -16,6 +16,7 @@
   let rows = [];           // what is drawn: {trace} or {trace, span, context}
   const collapsed = new Set();       // "t:i" of collapsed spans
   const collapsedTraces = new Set(); // t of collapsed traces
+  const zoom = new Map();            // t -> {from, to}: the part of the trace drawn (ns offsets)
   let selected = null;               // {t, i} or {t} for a trace
   let query = "";
   let matchKeys = [];                // "t:i" of matching spans, in order
@@ -165,15 +166,23 @@
     label.appendChild(toggle);
     const service = serviceOf(trace, trace.spans[0]);
     const title = trace.id
-      ? "trace " + trace.id.slice(0, 16) + "…  " + trace.spans.length + " span" + (trace.spans.length === 1 ? "" : "s") + (service ? "  " + service : "")
+      ? "trace " + trace.id.slice(0, 8) + "…  " + trace.spans.length + " span" + (trace.spans.length === 1 ? "" : "s") + (service ? "  " + service : "")
       : trace.logs.length + " log records of no trace";
+    if (zoom.has(t)) {
+      e.classList.add("zoomed");
+      const reset = el("button", "unzoom", "whole trace");
+      reset.title = "Show the whole trace again (key: 0)";
+      reset.addEventListener("click", (ev) => { ev.stopPropagation(); zoom.delete(t); draw(); });
+      label.appendChild(reset);
+    }
     label.appendChild(el("span", "name", title));
     label.title = trace.id || "";
     e.appendChild(label);
     const lane = el("div", "lane ruler");
     if (trace.id) {
+      const w = windowOf(t);
       for (let q = 0; q <= 4; q++) {
-        const mark = el("span", null, duration(trace.duration * q / 4));
+        const mark = el("span", null, duration(w.from + (w.to - w.from) * q / 4));
         mark.style.left = q * 25 + "%";
         if (q === 4) { mark.style.left = ""; mark.style.right = "2px"; }
         else if (q > 0) mark.style.transform = "translateX(-50%)";
@@ -187,9 +196,25 @@
     return e;
   }
 
-  function percent(trace, ns) {
-    if (!(trace.duration > 0)) return 0;
-    return Math.min(100, Math.max(0, ns / trace.duration * 100));
+  // The part of trace `t` drawn: all of it, or what it was zoomed to.
+  function windowOf(t) {
+    return zoom.get(t) || { from: 0, to: traces[t].duration };
+  }
+
+  // Where instant `ns` (offset in its trace) falls across the lane, in %;
+  // outside 0-100 when zoomed away from it (the lane clips).
+  function percent(t, ns) {
+    const w = windowOf(t);
+    const width = w.to - w.from;
+    if (!(width > 0)) return 0;
+    return Math.min(1000, Math.max(-1000, (ns - w.from) / width * 100));
+  }
+
+  function zoomTo(t, i) {
+    const span = traces[t].spans[i];
+    const pad = Math.max((span.end - span.start) * 0.02, 1);
+    zoom.set(t, { from: Math.max(0, span.start - pad), to: Math.min(traces[t].duration, span.end + pad) });
+    draw();
   }
 
   function spanRow(row) {
@@ -221,23 +246,23 @@
 
     const lane = el("div", "lane");
     const bar = el("div", "bar " + span.kind + (span.status === "error" ? " error" : ""));
-    const left = percent(trace, span.start);
-    bar.style.left = left + "%";
-    bar.style.width = Math.max(0, percent(trace, span.end) - left) + "%";
+    const left = percent(t, span.start);
+    bar.style.left = left.toFixed(4) + "%";
+    bar.style.width = Math.max(0, percent(t, span.end) - left).toFixed(4) + "%";
     bar.title = span.name + "  " + duration(span.end - span.start) + "  at +" + duration(span.start);
     lane.appendChild(bar);
     let ticks = 0;
     for (const ev of span.events) {
       if (ticks++ >= MAX_TICKS) break;
       const tick = el("i", "tick " + (ev.name === "exception" ? "exception" : "event"));
-      tick.style.left = percent(trace, ev.t) + "%";
+      tick.style.left = percent(t, ev.t).toFixed(4) + "%";
       tick.title = ev.name + "  +" + duration(ev.t - span.start);
       lane.appendChild(tick);
     }
     for (const log of span.logs) {
       if (ticks++ >= MAX_TICKS) break;
       const tick = el("i", "tick " + (log.severityNumber >= 17 ? "log-error" : "log"));
-      tick.style.left = percent(trace, log.t) + "%";
+      tick.style.left = percent(t, log.t).toFixed(4) + "%";
       tick.title = log.severity + " " + log.body;
       lane.appendChild(tick);
     }
@@ -351,12 +376,17 @@
     }
   }
 
-  function showSpan(pane, trace, span) {
+  function showSpan(pane, t, i) {
+    const trace = traces[t], span = trace.spans[i];
     pane.dataset.spanId = span.id;
     pane.appendChild(el("h2", null, span.name));
     const badges = el("div");
     badges.appendChild(el("span", "badge", span.kind));
     badges.appendChild(el("span", "badge" + (span.status === "error" ? " error" : ""), span.status));
+    const zoomButton = el("button", "zoom", "Zoom to span");
+    zoomButton.title = "Draw the trace's time axis over this span only (key: z; 0 for the whole trace)";
+    zoomButton.addEventListener("click", () => zoomTo(t, i));
+    badges.appendChild(zoomButton);
     pane.appendChild(badges);
     if (span.message) pane.appendChild(el("p", "mono", span.message));
 
@@ -422,7 +452,7 @@
     const trace = traces[target.t];
     if (target.i === undefined) showTrace(pane, trace);
     else {
-      showSpan(pane, trace, trace.spans[target.i]);
+      showSpan(pane, target.t, target.i);
       try { history.replaceState(null, "", "#span=" + trace.spans[target.i].id); } catch (e) { /* file:// may refuse */ }
     }
     draw();
@@ -545,6 +575,8 @@
       if (ev.key === "/") { ev.preventDefault(); search.focus(); }
       else if (ev.key === "ArrowDown" || ev.key === "j") { ev.preventDefault(); moveSelection(1); }
       else if (ev.key === "ArrowUp" || ev.key === "k") { ev.preventDefault(); moveSelection(-1); }
+      else if (ev.key === "z" && selected && selected.i !== undefined) zoomTo(selected.t, selected.i);
+      else if (ev.key === "0" && selected) { zoom.delete(selected.t); draw(); }
       else if ((ev.key === "ArrowLeft" || ev.key === "ArrowRight") && selected && selected.i !== undefined) {
         ev.preventDefault();
         const k = key(selected.t, selected.i);
