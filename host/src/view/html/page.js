@@ -164,9 +164,8 @@
       refresh();
     });
     label.appendChild(toggle);
-    const service = serviceOf(trace, trace.spans[0]);
     const title = trace.id
-      ? "trace " + trace.id.slice(0, 8) + "…  " + trace.spans.length + " span" + (trace.spans.length === 1 ? "" : "s") + (service ? "  " + service : "")
+      ? "trace " + trace.id.slice(0, 8) + "…  " + trace.spans.length + " span" + (trace.spans.length === 1 ? "" : "s") + "  " + duration(trace.duration)
       : trace.logs.length + " log records of no trace";
     if (zoom.has(t)) {
       e.classList.add("zoomed");
@@ -176,7 +175,7 @@
       label.appendChild(reset);
     }
     label.appendChild(el("span", "name", title));
-    label.title = trace.id || "";
+    label.title = trace.id ? "trace " + trace.id + " (click for its summary)" : "";
     e.appendChild(label);
     const lane = el("div", "lane ruler");
     if (trace.id) {
@@ -191,7 +190,7 @@
       }
     }
     e.appendChild(lane);
-    e.appendChild(el("div", "dur", trace.id ? duration(trace.duration) : ""));
+    e.appendChild(el("div", "dur"));
     e.addEventListener("click", () => select({ t }));
     return e;
   }
