@@ -156,36 +156,16 @@ fn text(value: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::view::model::TraceSetBuilder;
-    use opentelemetry::trace::{SpanId, TraceId};
 
     fn one_span(name: &str) -> TraceSet {
-        let mut b = TraceSetBuilder::default();
-        b.add_span(Span {
-            trace_id: TraceId::from(7u128),
-            span_id: SpanId::from(1u64),
-            parent_span_id: None,
-            parent_is_remote: None,
-            trace_state: String::new(),
-            name: name.into(),
-            kind: SpanKind::Server,
-            start_unix_nano: 10,
-            end_unix_nano: 30,
-            attributes: vec![Attribute {
-                key: "k".into(),
-                value: Value::String("<b>v</b>".into()),
-            }],
-            dropped_attributes_count: 0,
-            events: Vec::new(),
-            dropped_events_count: 0,
-            links: Vec::new(),
-            dropped_links_count: 0,
-            status: Status::Error("bad".into()),
-            resource: 0,
-            scope: 0,
-            logs: Vec::new(),
-        });
-        b.build()
+        let mut span = Span::for_test(name, 1, 0, 10, 30);
+        span.kind = SpanKind::Server;
+        span.attributes = vec![Attribute {
+            key: "k".into(),
+            value: Value::String("<b>v</b>".into()),
+        }];
+        span.status = Status::Error("bad".into());
+        TraceSet::of(vec![span])
     }
 
     #[test]

@@ -791,17 +791,17 @@ fn arrange(mut spans: Vec<Span>) -> Trace {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    pub(crate) fn span(id: u64, parent: u64, start: u64, end: u64) -> Span {
-        Span {
+impl Span {
+    /// A bare internal span of trace 7 for the renderers' tests: span `id`
+    /// under `parent` (0: none), from `start` to `end` (ns).
+    pub(crate) fn for_test(name: &str, id: u64, parent: u64, start: u64, end: u64) -> Self {
+        Self {
             trace_id: TraceId::from(7u128),
             span_id: SpanId::from(id),
             parent_span_id: (parent != 0).then(|| SpanId::from(parent)),
             parent_is_remote: Some(false),
             trace_state: String::new(),
-            name: format!("s{id}"),
+            name: name.to_owned(),
             kind: SpanKind::Internal,
             start_unix_nano: start,
             end_unix_nano: end,
@@ -817,13 +817,28 @@ mod tests {
             logs: Vec::new(),
         }
     }
+}
+
+#[cfg(test)]
+impl TraceSet {
+    /// The set of `spans` (of resource and scope 0), for tests.
+    pub(crate) fn of(spans: Vec<Span>) -> Self {
+        let mut builder = TraceSetBuilder::default();
+        spans.into_iter().for_each(|s| builder.add_span(s));
+        builder.build()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn span(id: u64, parent: u64, start: u64, end: u64) -> Span {
+        Span::for_test(&format!("s{id}"), id, parent, start, end)
+    }
 
     fn build(spans: Vec<Span>) -> Trace {
-        let mut b = TraceSetBuilder::default();
-        for s in spans {
-            b.add_span(s);
-        }
-        let mut set = b.build();
+        let mut set = TraceSet::of(spans);
         assert_eq!(set.traces.len(), 1);
         set.traces.remove(0)
     }

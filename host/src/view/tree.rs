@@ -24,14 +24,19 @@ pub fn render_tree(set: &TraceSet, options: &TreeOptions) -> String {
     for trace in &set.traces {
         render_trace(&mut out, trace, options);
     }
+    render_untraced_logs(&mut out, set);
+    out
+}
+
+/// The log records of `set` that belong to none of its traces.
+pub(crate) fn render_untraced_logs(out: &mut String, set: &TraceSet) {
     if !set.logs.is_empty() {
         let _ = writeln!(out, "log records of no trace here:");
         for log in &set.logs {
             out.push_str("  ");
-            render_log(&mut out, log, None);
+            render_log(out, log, None);
         }
     }
-    out
 }
 
 fn render_trace(out: &mut String, trace: &Trace, options: &TreeOptions) {
@@ -188,46 +193,25 @@ fn write_dropped(out: &mut String, what: &str, count: u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::view::model::{SpanKind, TraceSetBuilder, Value};
-    use opentelemetry::trace::{SpanId, TraceId};
+    use crate::view::model::{SpanKind, Value};
 
     fn span(name: &str, id: u64, parent: u64, start_ms: u64, end_ms: u64) -> Span {
-        Span {
-            trace_id: TraceId::from(7u128),
-            span_id: SpanId::from(id),
-            parent_span_id: (parent != 0).then(|| SpanId::from(parent)),
-            parent_is_remote: Some(false),
-            trace_state: String::new(),
-            name: name.into(),
-            kind: SpanKind::Internal,
-            start_unix_nano: start_ms * 1_000_000,
-            end_unix_nano: end_ms * 1_000_000,
-            attributes: vec![
-                Attribute {
-                    key: "n".into(),
-                    value: Value::Int(3),
-                },
-                Attribute {
-                    key: "wasmtrace.instance.id".into(),
-                    value: Value::String("x".into()),
-                },
-            ],
-            dropped_attributes_count: 0,
-            events: Vec::new(),
-            dropped_events_count: 0,
-            links: Vec::new(),
-            dropped_links_count: 0,
-            status: Status::Unset,
-            resource: 0,
-            scope: 0,
-            logs: Vec::new(),
-        }
+        let mut span = Span::for_test(name, id, parent, start_ms * 1_000_000, end_ms * 1_000_000);
+        span.attributes = vec![
+            Attribute {
+                key: "n".into(),
+                value: Value::Int(3),
+            },
+            Attribute {
+                key: "wasmtrace.instance.id".into(),
+                value: Value::String("x".into()),
+            },
+        ];
+        span
     }
 
     fn set(spans: Vec<Span>) -> TraceSet {
-        let mut b = TraceSetBuilder::default();
-        spans.into_iter().for_each(|s| b.add_span(s));
-        b.build()
+        TraceSet::of(spans)
     }
 
     #[test]

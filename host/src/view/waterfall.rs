@@ -20,7 +20,7 @@
 
 use super::model::{Span, SpanKind, Status, Trace, TraceSet};
 use super::text::{duration, printable};
-use super::tree::render_log;
+use super::tree::render_untraced_logs;
 use std::fmt::Write as _;
 
 /// How [`render_waterfall`] draws.
@@ -67,13 +67,7 @@ pub fn render_waterfall(set: &TraceSet, options: &WaterfallOptions) -> String {
     for trace in &set.traces {
         render_trace(&mut out, trace, options);
     }
-    if !set.logs.is_empty() {
-        let _ = writeln!(out, "log records of no trace here:");
-        for log in &set.logs {
-            out.push_str("  ");
-            render_log(&mut out, log, None);
-        }
-    }
+    render_untraced_logs(&mut out, set);
     out
 }
 
@@ -379,33 +373,20 @@ impl Paint {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::view::model::{Event, Link, TraceSetBuilder};
+    use crate::view::model::{Event, Link};
     use opentelemetry::trace::{SpanId, TraceId};
 
     const MS: u64 = 1_000_000;
 
     fn span(name: &str, id: u64, parent: u64, start_us: u64, end_us: u64) -> Span {
-        Span {
-            trace_id: TraceId::from(7u128),
-            span_id: SpanId::from(id),
-            parent_span_id: (parent != 0).then(|| SpanId::from(parent)),
-            parent_is_remote: Some(false),
-            trace_state: String::new(),
-            name: name.into(),
-            kind: SpanKind::Internal,
-            start_unix_nano: 1_700_000_000_000 * MS + start_us * 1000,
-            end_unix_nano: 1_700_000_000_000 * MS + end_us * 1000,
-            attributes: Vec::new(),
-            dropped_attributes_count: 0,
-            events: Vec::new(),
-            dropped_events_count: 0,
-            links: Vec::new(),
-            dropped_links_count: 0,
-            status: Status::Unset,
-            resource: 0,
-            scope: 0,
-            logs: Vec::new(),
-        }
+        let epoch = 1_700_000_000_000 * MS;
+        Span::for_test(
+            name,
+            id,
+            parent,
+            epoch + start_us * 1000,
+            epoch + end_us * 1000,
+        )
     }
 
     /// A request served in 10 ms: a query (a client span with a link and an
@@ -438,11 +419,7 @@ mod tests {
             dropped_attributes_count: 0,
         });
         let cache = span("cache.get", 4, 3, 8_000, 8_002);
-        let mut b = TraceSetBuilder::default();
-        for s in [cache, render, query, root] {
-            b.add_span(s);
-        }
-        b.build()
+        TraceSet::of(vec![cache, render, query, root])
     }
 
     #[test]
@@ -569,12 +546,9 @@ GET /users [server]              ███████████████�
 
     #[test]
     fn deep_chains_keep_their_names_visible() {
-        let mut b = TraceSetBuilder::default();
-        for i in 1..=200u64 {
-            b.add_span(span(&format!("level{i}"), i, i - 1, i, 1000 - i));
-        }
+        let chain = (1..=200u64).map(|i| span(&format!("level{i}"), i, i - 1, i, 1000 - i));
         let text = render_waterfall(
-            &b.build(),
+            &TraceSet::of(chain.collect()),
             &WaterfallOptions {
                 width: 100,
                 color: false,
@@ -587,9 +561,8 @@ GET /users [server]              ███████████████�
 
     #[test]
     fn a_name_cannot_reach_the_terminal_raw() {
-        let mut b = TraceSetBuilder::default();
-        b.add_span(span("evil\x1b[2J", 1, 0, 0, 10));
-        let text = render_waterfall(&b.build(), &WaterfallOptions::default());
+        let evil = TraceSet::of(vec![span("evil\x1b[2J", 1, 0, 0, 10)]);
+        let text = render_waterfall(&evil, &WaterfallOptions::default());
         assert!(!text.contains('\x1b'), "{text:?}");
         assert!(text.contains("evil\\u{1b}[2J"), "{text}");
     }
