@@ -518,6 +518,49 @@ fn the_html_export_of_a_real_run_draws_every_span_and_details_one() {
         dom.contains("<b>circuit-breaker 0.1.0</b>"),
         "the plugin's identity"
     );
+
+    // Searching an attribute draws the spans that have it, marked, under
+    // their ancestors.
+    let dom = dump_dom(browser, &page, "#q=http.response.status_code%3D503");
+    let failed: Vec<&ReceivedSpan> = spans
+        .iter()
+        .filter(|s| s.attr("http.response.status_code") == Some(&AttrValue::Int(503)))
+        .collect();
+    assert!(!failed.is_empty());
+    let by_id: std::collections::HashMap<&str, &ReceivedSpan> =
+        spans.iter().map(|s| (s.span_id.as_str(), s)).collect();
+    let mut ancestors = std::collections::HashSet::new();
+    for span in &failed {
+        let mut parent = span.parent_span_id.as_deref();
+        while let Some(id) = parent {
+            ancestors.insert(id);
+            parent = by_id.get(id).and_then(|s| s.parent_span_id.as_deref());
+        }
+    }
+    let expected: Vec<(&str, bool)> = display_order(&spans)
+        .into_iter()
+        .map(|(s, _)| s.span_id.as_str())
+        .filter(|id| ancestors.contains(id) || failed.iter().any(|f| f.span_id == *id))
+        .map(|id| (id, !ancestors.contains(id)))
+        .collect();
+    let drawn: Vec<(String, bool)> = dom
+        .split("<div class=\"row span")
+        .skip(1)
+        .map(|chunk| {
+            let classes = &chunk[..chunk.find('"').unwrap()];
+            let id = attr(&chunk[chunk.find(' ').unwrap()..], "data-span-id").unwrap();
+            (id.to_owned(), classes.contains("match"))
+        })
+        .collect();
+    let drawn: Vec<(&str, bool)> = drawn.iter().map(|(id, m)| (id.as_str(), *m)).collect();
+    assert_eq!(drawn, expected);
+    assert!(
+        dom.contains(&format!(
+            "<span id=\"matches\">{} matches</span>",
+            failed.len()
+        )),
+        "the match count"
+    );
 }
 
 #[test]

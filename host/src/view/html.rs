@@ -10,7 +10,7 @@
 //! draws a file cut anywhere after the head: blocks are read when the page
 //! has loaded, and one cut short is reported and skipped.
 
-use super::model::{Attribute, LogRecord, Span, SpanKind, Status, Trace, TraceSet, Value};
+use super::model::{Attribute, LogRecord, Span, Status, Trace, TraceSet, Value};
 use serde_json::{Value as Json, json};
 
 const TEMPLATE: &str = include_str!("html/page.html");
@@ -89,16 +89,12 @@ fn span(span: &Span, start: u64) -> Json {
         Status::Ok => ("ok", ""),
         Status::Error(m) => ("error", m.as_str()),
     };
-    let kind = match span.kind {
-        SpanKind::Unspecified => "unspecified",
-        other => other.as_str(),
-    };
     json!({
         "id": span.span_id.to_string(),
         "parent": span.parent_span_id.map(|p| p.to_string()),
         "remoteParent": span.parent_is_remote,
         "name": span.name,
-        "kind": kind,
+        "kind": span.kind.as_str(),
         "start": offset(span.start_unix_nano, start),
         "end": offset(span.end_unix_nano.max(span.start_unix_nano), start),
         "status": status,
@@ -159,7 +155,7 @@ mod tests {
 
     fn one_span(name: &str) -> TraceSet {
         let mut span = Span::for_test(name, 1, 0, 10, 30);
-        span.kind = SpanKind::Server;
+        span.kind = crate::view::SpanKind::Server;
         span.attributes = vec![Attribute {
             key: "k".into(),
             value: Value::String("<b>v</b>".into()),
@@ -177,6 +173,40 @@ mod tests {
         for remote in ["http://", "https://", "src=", "@import", "url("] {
             assert!(!page.contains(remote), "{remote} in the page");
         }
+        // Nothing of ours ends its own element early.
+        assert!(!STYLE.contains("</style") && !SCRIPT.contains("</script"));
+    }
+
+    #[test]
+    fn log_records_travel_with_their_span() {
+        let mut set = one_span("root");
+        let span = &mut set.traces[0].spans[0];
+        span.logs.push(LogRecord {
+            time_unix_nano: 25,
+            observed_time_unix_nano: 0,
+            severity_number: 17,
+            severity_text: String::new(),
+            body: Value::String("disk full".into()),
+            attributes: vec![Attribute {
+                key: "disk".into(),
+                value: Value::Int(2),
+            }],
+            dropped_attributes_count: 0,
+            event_name: String::new(),
+            trace_id: Some(span.trace_id),
+            span_id: Some(span.span_id),
+            resource: 0,
+            scope: 0,
+        });
+        let block = data_block(&set);
+        let json = &block[block.find('>').unwrap() + 1..block.rfind("</script>").unwrap()];
+        let data: Json = serde_json::from_str(json).unwrap();
+        let log = &data["traces"][0]["spans"][0]["logs"][0];
+        assert_eq!(log["t"], 15, "ns after the trace's start");
+        assert_eq!(log["severity"], "ERROR");
+        assert_eq!(log["body"], "disk full");
+        assert_eq!(log["attrs"][0], json!(["disk", "2", "int"]));
+        assert_eq!(log["span"], "0000000000000001");
     }
 
     #[test]

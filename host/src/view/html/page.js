@@ -452,7 +452,9 @@
     if (target.i === undefined) showTrace(pane, trace);
     else {
       showSpan(pane, target.t, target.i);
-      try { history.replaceState(null, "", "#span=" + trace.spans[target.i].id); } catch (e) { /* file:// may refuse */ }
+      const hash = new URLSearchParams({ span: trace.spans[target.i].id });
+      if (query) hash.set("q", $("search").value.trim());
+      try { history.replaceState(null, "", "#" + hash); } catch (e) { /* file:// may refuse */ }
     }
     draw();
   }
@@ -584,8 +586,16 @@
       }
     });
 
-    // #span=<id> (or #span=<trace id>-<span id>) selects a span on load.
-    const wanted = /^#span=(?:([0-9a-f]{32})-)?([0-9a-f]{16})$/i.exec(location.hash);
+    // The fragment: `q=<text>` searches, `span=<id>` (or `<trace id>-<span
+    // id>`) selects a span, so that a link can show either.
+    const params = new URLSearchParams(location.hash.slice(1));
+    if (params.get("q")) {
+      search.value = params.get("q");
+      query = search.value.trim().toLowerCase();
+      buildRows();
+      draw();
+    }
+    const wanted = /^(?:([0-9a-f]{32})-)?([0-9a-f]{16})$/i.exec(params.get("span") || "");
     if (wanted) {
       const found = find(wanted[1] && wanted[1].toLowerCase(), wanted[2].toLowerCase());
       if (found) { select(found); reveal(found); }
