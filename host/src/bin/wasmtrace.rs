@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 use wasmtrace::telemetry::{PluginMetrics, Telemetry, TracesExporter};
-use wasmtrace::view::{Terminal, TextFormat, TreeOptions};
+use wasmtrace::view::{Terminal, TextFormat, TreeOptions, WASMTRACE_CONSOLE};
 use wasmtrace::{InvocationError, Limits, Plugin, Runtime, RuntimeConfig, TracingStats};
 
 /// How long shutdown may take to deliver what is still queued.
@@ -61,7 +61,7 @@ struct ViewArgs {
     #[arg(
         long,
         value_enum,
-        env = "WASMTRACE_CONSOLE",
+        env = WASMTRACE_CONSOLE,
         default_value = "waterfall"
     )]
     format: ConsoleFormat,
@@ -137,7 +137,7 @@ struct PluginOptions {
     #[arg(
         long,
         value_enum,
-        env = "WASMTRACE_CONSOLE",
+        env = WASMTRACE_CONSOLE,
         default_value = "waterfall"
     )]
     console: ConsoleFormat,

@@ -36,23 +36,9 @@ pub enum TextFormat {
     Tree,
 }
 
-/// `WASMTRACE_CONSOLE`: `waterfall` (the default) or `tree`, for the
-/// embedded console and `wasmtrace view`.
+/// `WASMTRACE_CONSOLE`: `waterfall` (the default) or `tree`, what the CLI's
+/// embedded console and `wasmtrace view` print.
 pub const WASMTRACE_CONSOLE: &str = "WASMTRACE_CONSOLE";
-
-impl std::str::FromStr for TextFormat {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "waterfall" => Ok(Self::Waterfall),
-            "tree" => Ok(Self::Tree),
-            other => Err(format!(
-                "{other:?} is not a console format (use waterfall or tree)"
-            )),
-        }
-    }
-}
 
 impl TextFormat {
     /// Renders `set` for `terminal`.
