@@ -54,6 +54,7 @@ mod stats;
 pub mod telemetry;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+pub mod view;
 
 pub use ctx::{GuestFailure, WasmtraceCtx, WasmtraceCtxBuilder, WasmtraceView, add_to_linker};
 pub use guest::{

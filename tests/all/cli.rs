@@ -33,6 +33,8 @@ pub(crate) fn wasmtrace_command(args: &[&str], env: &[(&str, String)]) -> Comman
             cmd.env_remove(key);
         }
     }
+    // The console's format and width are the test's to choose.
+    cmd.env_remove("WASMTRACE_CONSOLE").env_remove("COLUMNS");
     // Short batch delay: the CLI flushes at exit anyway.
     cmd.env("OTEL_BSP_SCHEDULE_DELAY", "100");
     for (k, v) in env {
@@ -402,6 +404,8 @@ fn embedded_default_prints_the_tree_and_writes_otlp_json() {
             "fail",
             "--export-json",
             file.to_str().unwrap(),
+            "--console",
+            "tree",
         ],
         &[],
     );

@@ -386,7 +386,7 @@ fn scratch(name: &str) -> std::path::PathBuf {
 }
 
 /// The spans of an `--export-json` file.
-fn spans_in_json_file(path: &std::path::Path) -> Vec<ReceivedSpan> {
+pub(crate) fn spans_in_json_file(path: &std::path::Path) -> Vec<ReceivedSpan> {
     use wasmtrace_test_support::opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     text.lines()

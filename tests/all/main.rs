@@ -15,6 +15,7 @@ mod raw_guests;
 mod serve;
 mod signals;
 mod testkit;
+mod view;
 
 /// The test module that exercises each guest component (`plugins/*`,
 /// `tests/guests/*`). The build fails when a guest is missing here, so a

@@ -869,7 +869,7 @@ fn every_pattern_prints_its_tree_on_the_embedded_default() {
         ),
     ];
     for (plugin, component, needles) in cases {
-        let out = wasmtrace(&["run", component], &[]);
+        let out = wasmtrace(&["run", component], &[("WASMTRACE_CONSOLE", "tree".into())]);
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success(), "{plugin}: {err}");
         assert!(!out.stdout.is_empty(), "{plugin}: no output");

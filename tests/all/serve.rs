@@ -165,8 +165,13 @@ impl Served {
 
     /// Sends SIGINT and waits for a clean exit.
     fn interrupt(&mut self) {
+        self.stop("INT");
+    }
+
+    /// Sends SIG`signal` (`INT`, `TERM`) and waits for a clean exit.
+    pub(crate) fn stop(&mut self, signal: &str) {
         let status = Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
             .status()
             .unwrap();
         assert!(status.success());
@@ -178,7 +183,7 @@ impl Served {
             }
             assert!(
                 Instant::now() < deadline,
-                "still running after SIGINT:\n{}",
+                "still running after SIG{signal}:\n{}",
                 self.stderr()
             );
             std::thread::sleep(Duration::from_millis(20));

@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 use wasmtrace::telemetry::{PluginMetrics, Telemetry, TracesExporter};
+use wasmtrace::view::{Terminal, TextFormat, TreeOptions, WASMTRACE_CONSOLE};
 use wasmtrace::{InvocationError, Limits, Plugin, Runtime, RuntimeConfig, TracingStats};
 
 /// How long shutdown may take to deliver what is still queued.
@@ -33,7 +34,8 @@ enum Command {
     /// invocation span, print the result and export the trace.
     ///
     /// Export follows the standard OTEL_* variables; with no OTLP endpoint
-    /// set, each finished trace is printed as a tree on stderr.
+    /// set, each finished trace is printed on stderr as a waterfall (or a
+    /// tree: --console tree).
     Run(RunArgs),
     /// Serve HTTP/1.1 with a plugin that exports `wasi:http/incoming-handler`
     /// (the `wasi:http/proxy` world): a fresh instance per request, each
@@ -42,6 +44,52 @@ enum Command {
     /// on ctrl-c (SIGINT) or SIGTERM, letting requests in flight finish and
     /// flushing the spans.
     Serve(ServeArgs),
+    /// Draw the traces of an OTLP/JSON file (what --export-json and the
+    /// OpenTelemetry Collector's file exporter write) as a waterfall or a
+    /// tree, or write them as an HTML page. A line that cannot be read is
+    /// reported with its number and skipped (exit status 1); the rest is
+    /// drawn.
+    View(ViewArgs),
+}
+
+#[derive(clap::Args)]
+struct ViewArgs {
+    /// The OTLP/JSON file, one export request per line (`-`: standard
+    /// input).
+    file: PathBuf,
+    /// `waterfall` (a bar per span on the trace's time axis) or `tree`.
+    #[arg(
+        long,
+        value_enum,
+        env = WASMTRACE_CONSOLE,
+        default_value = "waterfall"
+    )]
+    format: ConsoleFormat,
+    /// Print the tree with span ids, kinds, links, dropped counts and the
+    /// runtime's own wasmtrace.* attributes (implies --format tree).
+    #[arg(long, short)]
+    verbose: bool,
+    /// Write the traces to OUT as a self-contained HTML page instead.
+    #[arg(long, value_name = "OUT")]
+    html: Option<PathBuf>,
+}
+
+/// How the embedded default (and `view`) draws each trace.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ConsoleFormat {
+    /// A bar per span on the trace's time axis.
+    Waterfall,
+    /// Spans indented under their parents, with attributes and events.
+    Tree,
+}
+
+impl From<ConsoleFormat> for TextFormat {
+    fn from(format: ConsoleFormat) -> Self {
+        match format {
+            ConsoleFormat::Waterfall => Self::Waterfall,
+            ConsoleFormat::Tree => Self::Tree,
+        }
+    }
 }
 
 #[derive(clap::Args)]
@@ -81,6 +129,18 @@ struct PluginOptions {
     /// Also write every span to FILE as OTLP/JSON.
     #[arg(long, value_name = "FILE")]
     export_json: Option<PathBuf>,
+    /// Also write every trace to FILE as a self-contained HTML page (a
+    /// waterfall with search and a detail pane; no network needed).
+    #[arg(long, value_name = "FILE")]
+    export_html: Option<PathBuf>,
+    /// How the embedded default prints each trace on stderr.
+    #[arg(
+        long,
+        value_enum,
+        env = WASMTRACE_CONSOLE,
+        default_value = "waterfall"
+    )]
+    console: ConsoleFormat,
     /// Fuel for each invocation (roughly, wasm instructions).
     #[arg(long)]
     fuel: Option<u64>,
@@ -121,9 +181,13 @@ impl PluginOptions {
     fn telemetry(&self) -> anyhow::Result<(Telemetry, Limits)> {
         let limits = limits(&self.limits, &self.limit)?;
         let mut telemetry = Telemetry::builder("wasmtrace", env!("CARGO_PKG_VERSION"))
-            .with_span_limits(limits.sdk_span_limits());
+            .with_span_limits(limits.sdk_span_limits())
+            .with_console_format(self.console.into());
         if let Some(path) = &self.export_json {
             telemetry = telemetry.with_json_file(path);
+        }
+        if let Some(path) = &self.export_html {
+            telemetry = telemetry.with_html_file(path);
         }
         let telemetry = telemetry.build()?;
         set_samplers(&telemetry, &self.samplers)?;
@@ -201,6 +265,76 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::View(args) => match view(&args) {
+            Ok(code) => code,
+            Err(err) => {
+                eprintln!("error: {err:#}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+/// `wasmtrace view`: everything readable is drawn; each line that is not is
+/// reported, and then the exit status is 1.
+fn view(args: &ViewArgs) -> anyhow::Result<ExitCode> {
+    let name = args.file.display().to_string();
+    let reading = if args.file.as_os_str() == "-" {
+        wasmtrace::view::read_otlp_json(std::io::stdin().lock())
+    } else {
+        let file =
+            std::fs::File::open(&args.file).with_context(|| format!("cannot read {name}"))?;
+        wasmtrace::view::read_otlp_json(std::io::BufReader::new(file))
+    }
+    .with_context(|| format!("reading {name}"))?;
+    for problem in &reading.problems {
+        eprintln!("warning: {name}: {problem}");
+    }
+    if reading.metrics_lines > 0 {
+        eprintln!(
+            "note: {name}: {} line(s) of metrics not drawn",
+            reading.metrics_lines
+        );
+    }
+    let set = &reading.traces;
+    if let Some(out) = &args.html {
+        std::fs::write(out, wasmtrace::view::html::page(set))
+            .with_context(|| format!("cannot write {}", out.display()))?;
+        eprintln!(
+            "wrote {} trace(s), {} span(s) to {}",
+            set.traces.len(),
+            set.span_count(),
+            out.display()
+        );
+    } else if set.traces.is_empty() && set.logs.is_empty() {
+        eprintln!("{name}: no spans");
+    } else {
+        let text = if args.verbose {
+            wasmtrace::view::render_tree(set, &TreeOptions { verbose: true })
+        } else {
+            TextFormat::from(args.format).render(set, &Terminal::stdout())
+        };
+        let mut stdout = std::io::stdout().lock();
+        match stdout
+            .write_all(text.as_bytes())
+            .and_then(|()| stdout.flush())
+        {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+            Err(e) => return Err(e).context("writing the view"),
+        }
+    }
+    let skipped = reading.problems.iter().filter(|p| p.skipped_line).count();
+    if reading.problems.is_empty() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        let left_out = reading.problems.len() - skipped;
+        eprintln!(
+            "error: {name}: {skipped} of {} line(s) skipped and {left_out} span(s) or record(s) \
+             left out (see above); the rest is shown",
+            reading.lines
+        );
+        Ok(ExitCode::FAILURE)
     }
 }
 

@@ -1,10 +1,10 @@
-//! The in-process sinks (the console tree and the OTLP/JSON file): a span
+//! The in-process sinks (the console, the OTLP/JSON file and the HTML page): a span
 //! processor that never drops. Spans go to a writer thread through a
 //! bounded channel; when the writer falls behind, recording waits for it
 //! rather than losing spans (a local file or terminal is fast; a collector
 //! that is down is what the [`ExportQueue`](super::queue) is for).
 
-use super::{ConsoleTreeExporter, OtlpJsonFileExporter};
+use super::{ConsoleExporter, HtmlFileExporter, OtlpJsonFileExporter};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{Span, SpanData, SpanExporter, SpanProcessor};
@@ -20,8 +20,9 @@ const BATCH: usize = 1_024;
 /// A local sink.
 #[derive(Debug)]
 pub(crate) enum LocalSink {
-    Console(ConsoleTreeExporter),
+    Console(ConsoleExporter),
     Json(OtlpJsonFileExporter),
+    Html(HtmlFileExporter),
 }
 
 impl LocalSink {
@@ -29,6 +30,7 @@ impl LocalSink {
         match self {
             Self::Console(e) => futures_executor::block_on(e.export(batch)),
             Self::Json(e) => futures_executor::block_on(e.export(batch)),
+            Self::Html(e) => futures_executor::block_on(e.export(batch)),
         }
     }
 
@@ -36,6 +38,7 @@ impl LocalSink {
         match self {
             Self::Console(e) => e.force_flush(),
             Self::Json(e) => e.force_flush(),
+            Self::Html(e) => e.force_flush(),
         }
     }
 
@@ -43,6 +46,15 @@ impl LocalSink {
         match self {
             Self::Console(e) => e.shutdown_with_timeout(Duration::from_secs(5)),
             Self::Json(e) => e.shutdown_with_timeout(Duration::from_secs(5)),
+            Self::Html(e) => e.shutdown_with_timeout(Duration::from_secs(5)),
+        }
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        match self {
+            Self::Console(e) => e.set_resource(resource),
+            Self::Json(e) => e.set_resource(resource),
+            Self::Html(e) => e.set_resource(resource),
         }
     }
 }
@@ -63,9 +75,7 @@ impl LocalSinks {
     /// Writes every span to each of `sinks`, which export for `resource`.
     pub(crate) fn new(mut sinks: Vec<LocalSink>, resource: &Resource) -> std::io::Result<Self> {
         for sink in &mut sinks {
-            if let LocalSink::Json(e) = sink {
-                e.set_resource(resource);
-            }
+            sink.set_resource(resource);
         }
         let (tx, rx) = sync_channel(CAPACITY);
         let worker = std::thread::Builder::new()

@@ -1,23 +1,27 @@
 //! Export: the tracer provider, configured from the standard `OTEL_*`
-//! variables, with OTLP over gRPC or HTTP, the embedded console default and
-//! the OTLP/JSON file.
+//! variables, with OTLP over gRPC or HTTP, the embedded console default, the
+//! OTLP/JSON file and the HTML page.
 
 mod console;
 mod delivery;
 mod dropped;
+mod html_file;
 mod local;
 mod metrics;
 mod otlp_json;
+mod pending;
 mod queue;
 
-pub use console::{ConsoleTreeExporter, render_traces};
+pub use console::ConsoleExporter;
 pub use delivery::DeliveryStats;
 pub(crate) use dropped::{Dropped, while_ending};
 pub use dropped::{DroppedCounts, apply_dropped_counts};
+pub use html_file::HtmlFileExporter;
 pub use otlp_json::OtlpJsonFileExporter;
 pub use queue::QueueConfig;
 
 use crate::sampling::PluginSampler;
+use crate::view::TextFormat;
 use local::{LocalSink, LocalSinks};
 pub use metrics::PluginMetrics;
 use opentelemetry_sdk::error::OTelSdkError;
@@ -55,7 +59,8 @@ pub const OTEL_RESOURCE_ATTRIBUTES: &str = "OTEL_RESOURCE_ATTRIBUTES";
 pub enum TracesExporter {
     /// OTLP to a collector.
     Otlp(Protocol),
-    /// The embedded default: trees on standard error.
+    /// The embedded default: each trace on standard error, as a waterfall
+    /// or a tree ([`TelemetryBuilder::with_console_format`]).
     Console,
     /// Nowhere (spans are still created, so propagation works).
     None,
@@ -132,6 +137,8 @@ pub struct TelemetryBuilder {
     service_version: String,
     exporter: Option<TracesExporter>,
     json_file: Option<PathBuf>,
+    html_file: Option<PathBuf>,
+    console_format: TextFormat,
     span_limits: Option<SpanLimits>,
     endpoint: Option<String>,
     queue_config: Option<QueueConfig>,
@@ -163,6 +170,8 @@ impl Telemetry {
             service_version: service_version.to_owned(),
             exporter: None,
             json_file: None,
+            html_file: None,
+            console_format: TextFormat::default(),
             span_limits: None,
             endpoint: None,
             queue_config: None,
@@ -261,6 +270,18 @@ impl TelemetryBuilder {
     /// Also writes every span to `path` as OTLP/JSON.
     pub fn with_json_file(mut self, path: impl Into<PathBuf>) -> Self {
         self.json_file = Some(path.into());
+        self
+    }
+
+    /// Also writes every trace to `path` as a self-contained HTML page.
+    pub fn with_html_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.html_file = Some(path.into());
+        self
+    }
+
+    /// How the embedded console prints each trace (default: the waterfall).
+    pub fn with_console_format(mut self, format: TextFormat) -> Self {
+        self.console_format = format;
         self
     }
 
@@ -363,7 +384,9 @@ impl TelemetryBuilder {
                 builder = builder.with_span_processor(queue);
             }
             TracesExporter::Console => {
-                sinks.push(LocalSink::Console(ConsoleTreeExporter::stderr()));
+                sinks.push(LocalSink::Console(ConsoleExporter::stderr(
+                    self.console_format,
+                )));
             }
             TracesExporter::None => {}
         }
@@ -371,6 +394,11 @@ impl TelemetryBuilder {
             let file = OtlpJsonFileExporter::create(path)
                 .with_context(|| format!("cannot write spans to {}", path.display()))?;
             sinks.push(LocalSink::Json(file));
+        }
+        if let Some(path) = &self.html_file {
+            let page = HtmlFileExporter::create(path)
+                .with_context(|| format!("cannot write the HTML page {}", path.display()))?;
+            sinks.push(LocalSink::Html(page));
         }
         if !sinks.is_empty() {
             let local = LocalSinks::new(sinks, &resource).context("starting the span writer")?;
