@@ -49,7 +49,7 @@ pub fn span_api(data: &[u8]) {
                     value: Value::StringArray(vec![text(arg.wrapping_mul(7)); arg as usize % 7]),
                 }];
                 let mut args = Args::default();
-                let range = args.from_wit(attributes);
+                let range = args.push_wit(attributes);
                 let name = args.push_text(&text(arg));
                 let span = cx.table.start(
                     h,
@@ -64,7 +64,7 @@ pub fn span_api(data: &[u8]) {
             1 => cx.table.end(h),
             2 => {
                 let mut args = Args::default();
-                let range = args.from_wit(vec![KeyValue {
+                let range = args.push_wit(vec![KeyValue {
                     key: text(arg),
                     value: Value::S64(arg.into()),
                 }]);

@@ -210,7 +210,7 @@ impl CallTimer {
         self.calls += 1;
         let weight = if n < Self::EXACT {
             1
-        } else if n % Self::EVERY == 0 {
+        } else if n.is_multiple_of(Self::EVERY) {
             Self::EVERY as u32
         } else {
             return None;

@@ -779,7 +779,7 @@ fn hostile_modes_under_serve_leave_the_server_serving() {
 /// [`limits`].
 fn run_signals(mode: &str) -> (crate::signals::Pipelines, wasmtrace::Plugin, String) {
     let p = crate::signals::Pipelines::new();
-    let runtime = Runtime::new(&p.providers(), RuntimeConfig::default()).unwrap();
+    let runtime = Runtime::new(p.providers(), RuntimeConfig::default()).unwrap();
     let mut hostile = runtime.load_file(HOSTILE.as_ref()).unwrap();
     hostile.set_limits(limits());
     let output = runtime

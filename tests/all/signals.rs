@@ -53,7 +53,7 @@ impl Pipelines {
 #[test]
 fn sdk_logs_carry_their_spans_ids_and_metrics_the_plugins_identity() {
     let p = Pipelines::new();
-    let runtime = Runtime::new(&p.providers(), RuntimeConfig::default()).unwrap();
+    let runtime = Runtime::new(p.providers(), RuntimeConfig::default()).unwrap();
     let plugin = runtime.load_file(QUICKSTART.as_ref()).unwrap();
     runtime
         .invoke(&plugin, "a b a", &Context::new())

@@ -165,7 +165,7 @@ impl Args {
     /// Fills the buffers from owned WIT values (the table's tests and the
     /// fuzzer, which have no guest memory); returns the attributes' range.
     #[cfg(any(test, feature = "fuzzing"))]
-    pub(crate) fn from_wit(
+    pub(crate) fn push_wit(
         &mut self,
         attributes: Vec<crate::bindings::telemetry::types::KeyValue>,
     ) -> Range<u32> {

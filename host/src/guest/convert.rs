@@ -394,7 +394,7 @@ mod tests {
         let mut counts = Counts::default();
         let mut keys = Keys::default();
         let mut args = Args::default();
-        let range = args.from_wit(attributes);
+        let range = args.push_wit(attributes);
         let mut out = Vec::new();
         Recorder {
             limits,

@@ -135,7 +135,7 @@ impl<T> Chunked<T> {
     }
 
     fn push(&mut self, value: T) {
-        if self.len % Self::CHUNK == 0 {
+        if self.len.is_multiple_of(Self::CHUNK) {
             self.chunks.push(Vec::with_capacity(Self::CHUNK));
         }
         self.chunks[self.len / Self::CHUNK].push(value);
@@ -873,7 +873,7 @@ mod tests {
 
     fn attributes(attributes: Vec<WitKeyValue>) -> (Args, Range<u32>) {
         let mut args = Args::default();
-        let range = args.from_wit(attributes);
+        let range = args.push_wit(attributes);
         (args, range)
     }
 
