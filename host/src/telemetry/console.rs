@@ -2,8 +2,8 @@
 //! a [waterfall](crate::view::render_waterfall) (the default) or a
 //! [tree](crate::view::render_tree).
 
-use super::pending::PendingTraces;
-use crate::view::{Terminal, TextFormat, TraceSet};
+use super::pending::{LogData, PendingTraces, Ready};
+use crate::view::{Terminal, TextFormat};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
@@ -54,11 +54,11 @@ impl ConsoleExporter {
         }
     }
 
-    fn print(&self, spans: Vec<SpanData>) {
-        if spans.is_empty() {
+    fn print(&self, ready: Ready) {
+        if ready.is_empty() {
             return;
         }
-        let set = TraceSet::from_span_data(spans, &self.resource);
+        let set = ready.into_trace_set(&self.resource);
         let text = self.format.render(&set, &self.terminal);
         if let Ok(mut out) = self.out.lock() {
             let _ = out.write_all(text.as_bytes());
@@ -68,6 +68,13 @@ impl ConsoleExporter {
 
     fn pending(&self) -> std::sync::MutexGuard<'_, PendingTraces> {
         self.pending.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Takes log records: drawn with their trace once it is whole, or at
+    /// once when they belong to none.
+    pub(crate) fn export_logs(&self, logs: Vec<LogData>) {
+        let ready = self.pending().add_logs(logs);
+        self.print(ready);
     }
 }
 

@@ -3,8 +3,8 @@
 //! page the whole time (the head is written first; each finished trace is
 //! appended, flushed, as a data block) and the page is ended at shutdown.
 
-use super::pending::PendingTraces;
-use crate::view::{TraceSet, html};
+use super::pending::{LogData, PendingTraces, Ready};
+use crate::view::html;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
@@ -51,13 +51,10 @@ impl HtmlFileExporter {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn write(&self, state: &mut State, spans: Vec<SpanData>, end: bool) -> OTelSdkResult {
+    fn write(&self, state: &mut State, ready: Ready, end: bool) -> OTelSdkResult {
         let mut text = String::new();
-        if !spans.is_empty() {
-            text.push_str(&html::data_block(&TraceSet::from_span_data(
-                spans,
-                &self.resource,
-            )));
+        if !ready.is_empty() {
+            text.push_str(&html::data_block(&ready.into_trace_set(&self.resource)));
         }
         if end {
             text.push_str(html::TAIL);
@@ -69,6 +66,19 @@ impl HtmlFileExporter {
             .map_err(|e| {
                 OTelSdkError::InternalFailure(format!("writing {}: {e}", self.path.display()))
             })
+    }
+}
+
+impl HtmlFileExporter {
+    /// Takes log records: written with their trace once it is whole, or at
+    /// once when they belong to none.
+    pub(crate) fn export_logs(&self, logs: Vec<LogData>) -> OTelSdkResult {
+        let mut state = self.state();
+        if state.ended {
+            return Err(OTelSdkError::AlreadyShutdown);
+        }
+        let ready = state.pending.add_logs(logs);
+        self.write(&mut state, ready, false)
     }
 }
 

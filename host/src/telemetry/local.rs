@@ -1,14 +1,19 @@
-//! The in-process sinks (the console, the OTLP/JSON file and the HTML page): a span
-//! processor that never drops. Spans go to a writer thread through a
-//! bounded channel; when the writer falls behind, recording waits for it
-//! rather than losing spans (a local file or terminal is fast; a collector
-//! that is down is what the [`ExportQueue`](super::queue) is for).
+//! The in-process sinks (the console, the OTLP/JSON file and the HTML
+//! page): a span processor and a log processor that never drop. Spans and
+//! log records go to one writer thread, in the order they ended or were
+//! emitted, through a bounded channel; when the writer falls behind,
+//! recording waits for it rather than losing anything (a local file or
+//! terminal is fast; a collector that is down is what the
+//! [`ExportQueue`](super::queue) is for).
 
 use super::{ConsoleExporter, HtmlFileExporter, OtlpJsonFileExporter};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{Span, SpanData, SpanExporter, SpanProcessor};
-use std::sync::Mutex;
+use super::pending::LogData;
+use opentelemetry::InstrumentationScope;
+use opentelemetry_sdk::logs::{LogProcessor, SdkLogRecord};
+use std::sync::{Arc, Mutex};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::time::Duration;
 
@@ -31,6 +36,17 @@ impl LocalSink {
             Self::Console(e) => futures_executor::block_on(e.export(batch)),
             Self::Json(e) => futures_executor::block_on(e.export(batch)),
             Self::Html(e) => futures_executor::block_on(e.export(batch)),
+        }
+    }
+
+    fn export_logs(&self, logs: Vec<LogData>) -> OTelSdkResult {
+        match self {
+            Self::Console(e) => {
+                e.export_logs(logs);
+                Ok(())
+            }
+            Self::Json(e) => e.export_logs(logs),
+            Self::Html(e) => e.export_logs(logs),
         }
     }
 
@@ -61,12 +77,20 @@ impl LocalSink {
 
 enum Message {
     Span(Box<SpanData>),
+    Log(Box<LogData>),
     Flush(SyncSender<OTelSdkResult>),
 }
 
-/// See the [module documentation](self).
-#[derive(Debug)]
+/// See the [module documentation](self). Clones share the writer: one is
+/// the tracer provider's span processor, another ([`LocalSinks::logs`]) the
+/// logger provider's log processor.
+#[derive(Clone, Debug)]
 pub(crate) struct LocalSinks {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
     tx: Mutex<Option<SyncSender<Message>>>,
     worker: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
@@ -82,18 +106,89 @@ impl LocalSinks {
             .name("wasmtrace-local-sinks".into())
             .spawn(move || write(rx, sinks))?;
         Ok(Self {
-            tx: Mutex::new(Some(tx)),
-            worker: Mutex::new(Some(worker)),
+            inner: Arc::new(Inner {
+                tx: Mutex::new(Some(tx)),
+                worker: Mutex::new(Some(worker)),
+            }),
         })
     }
 
+    /// The log processor writing to the same sinks.
+    pub(crate) fn logs(&self) -> LocalLogs {
+        LocalLogs(self.clone())
+    }
+
     fn sender(&self) -> Option<SyncSender<Message>> {
-        self.tx.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.inner
+            .tx
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Sends `message` to the writer, waiting when it is behind.
+    fn send(&self, message: Message) {
+        let Some(tx) = self.sender() else { return };
+        match tx.try_send(message) {
+            Ok(()) => {}
+            // The writer is behind: wait for it rather than lose the data.
+            Err(TrySendError::Full(message)) => {
+                let _ = tx.send(message);
+            }
+            Err(TrySendError::Disconnected(_)) => {}
+        }
+    }
+
+    fn flush(&self) -> OTelSdkResult {
+        let Some(tx) = self.sender() else {
+            return Err(OTelSdkError::AlreadyShutdown);
+        };
+        let (ack, done) = sync_channel(1);
+        tx.send(Message::Flush(ack))
+            .map_err(|_| OTelSdkError::AlreadyShutdown)?;
+        done.recv_timeout(Duration::from_secs(60))
+            .map_err(|_| OTelSdkError::Timeout(Duration::from_secs(60)))?
+    }
+}
+
+/// The log side of [`LocalSinks`]: its shutdown only flushes (the span side
+/// closes the writer, after the logger provider has shut down).
+#[derive(Debug)]
+pub(crate) struct LocalLogs(LocalSinks);
+
+impl LogProcessor for LocalLogs {
+    fn emit(&self, record: &mut SdkLogRecord, scope: &InstrumentationScope) {
+        self.0
+            .send(Message::Log(Box::new((record.clone(), scope.clone()))));
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.0.flush()
+    }
+
+    fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
+        self.0.flush()
     }
 }
 
 fn write(rx: Receiver<Message>, sinks: Vec<LocalSink>) {
     let mut batch = Vec::new();
+    let mut logs: Vec<LogData> = Vec::new();
+    // Spans and log records keep their order: a batch of one kind is
+    // written before anything of the other kind that came after it.
+    let export_logs = |logs: &mut Vec<LogData>| -> OTelSdkResult {
+        let mut result = Ok(());
+        if logs.is_empty() {
+            return result;
+        }
+        let logs = std::mem::take(logs);
+        for sink in &sinks {
+            if let Err(e) = sink.export_logs(logs.clone()) {
+                result = Err(e);
+            }
+        }
+        result
+    };
     let export = |batch: &mut Vec<SpanData>| -> OTelSdkResult {
         let mut result = Ok(());
         if batch.is_empty() {
@@ -119,13 +214,25 @@ fn write(rx: Receiver<Message>, sinks: Vec<LocalSink>) {
         while let Some(message) = next.take() {
             match message {
                 Message::Span(span) => {
+                    if let Err(e) = export_logs(&mut logs) {
+                        eprintln!("wasmtrace: writing log records: {e}");
+                    }
                     batch.push(*span);
                     if batch.len() < BATCH {
                         next = rx.try_recv().ok();
                     }
                 }
+                Message::Log(log) => {
+                    if let Err(e) = export(&mut batch) {
+                        eprintln!("wasmtrace: writing spans: {e}");
+                    }
+                    logs.push(*log);
+                    if logs.len() < BATCH {
+                        next = rx.try_recv().ok();
+                    }
+                }
                 Message::Flush(ack) => {
-                    let mut result = export(&mut batch);
+                    let mut result = export_logs(&mut logs).and(export(&mut batch));
                     for sink in &sinks {
                         if let Err(e) = sink.flush() {
                             result = Err(e);
@@ -135,10 +242,14 @@ fn write(rx: Receiver<Message>, sinks: Vec<LocalSink>) {
                 }
             }
         }
+        if let Err(e) = export_logs(&mut logs) {
+            eprintln!("wasmtrace: writing log records: {e}");
+        }
         if let Err(e) = export(&mut batch) {
             eprintln!("wasmtrace: writing spans: {e}");
         }
     }
+    let _ = export_logs(&mut logs);
     let _ = export(&mut batch);
     for sink in &sinks {
         let _ = sink.shutdown();
@@ -153,31 +264,17 @@ impl SpanProcessor for LocalSinks {
             return;
         }
         super::apply_dropped_counts(&mut span);
-        let Some(tx) = self.sender() else { return };
-        match tx.try_send(Message::Span(Box::new(span))) {
-            Ok(()) => {}
-            // The writer is behind: wait for it rather than lose the span.
-            Err(TrySendError::Full(message)) => {
-                let _ = tx.send(message);
-            }
-            Err(TrySendError::Disconnected(_)) => {}
-        }
+        self.send(Message::Span(Box::new(span)));
     }
 
     fn force_flush(&self) -> OTelSdkResult {
-        let Some(tx) = self.sender() else {
-            return Err(OTelSdkError::AlreadyShutdown);
-        };
-        let (ack, done) = sync_channel(1);
-        tx.send(Message::Flush(ack))
-            .map_err(|_| OTelSdkError::AlreadyShutdown)?;
-        done.recv_timeout(Duration::from_secs(60))
-            .map_err(|_| OTelSdkError::Timeout(Duration::from_secs(60)))?
+        self.flush()
     }
 
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        let flushed = self.force_flush();
+        let flushed = self.flush();
         if self
+            .inner
             .tx
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -186,7 +283,7 @@ impl SpanProcessor for LocalSinks {
         {
             return Err(OTelSdkError::AlreadyShutdown);
         }
-        if let Some(worker) = self.worker.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        if let Some(worker) = self.inner.worker.lock().unwrap_or_else(|e| e.into_inner()).take() {
             let _ = timeout;
             let _ = worker.join();
         }

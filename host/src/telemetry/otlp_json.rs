@@ -1,7 +1,12 @@
-//! `--export-json FILE`: spans written as OTLP/JSON, the format of the
-//! Collector's file exporter (one `ExportTraceServiceRequest` per line).
+//! `--export-json FILE`: spans and log records written as OTLP/JSON, the
+//! format of the Collector's file exporter (one `ExportTraceServiceRequest`
+//! or `ExportLogsServiceRequest` per line).
 
+use super::pending::LogData;
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::transform::logs::tonic::group_logs_by_resource_and_scope;
+use opentelemetry_sdk::logs::LogBatch;
 use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
 use opentelemetry_proto::transform::trace::tonic::group_spans_by_resource_and_scope;
 use opentelemetry_sdk::Resource;
@@ -34,12 +39,18 @@ impl OtlpJsonFileExporter {
     }
 }
 
-impl SpanExporter for OtlpJsonFileExporter {
-    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
-        let request = ExportTraceServiceRequest {
-            resource_spans: group_spans_by_resource_and_scope(batch, &self.resource),
+impl OtlpJsonFileExporter {
+    /// Appends log records as one `ExportLogsServiceRequest` line.
+    pub(crate) fn export_logs(&self, logs: Vec<LogData>) -> OTelSdkResult {
+        let refs: Vec<_> = logs.iter().map(|(r, s)| (r, s)).collect();
+        let request = ExportLogsServiceRequest {
+            resource_logs: group_logs_by_resource_and_scope(&LogBatch::new(&refs), &self.resource),
         };
-        let line = serde_json::to_string(&request)
+        self.write_line(&request)
+    }
+
+    fn write_line(&self, request: &impl serde::Serialize) -> OTelSdkResult {
+        let line = serde_json::to_string(request)
             .map_err(|e| OTelSdkError::InternalFailure(format!("encoding OTLP/JSON: {e}")))?;
         let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
         writeln!(file, "{line}")
@@ -47,6 +58,14 @@ impl SpanExporter for OtlpJsonFileExporter {
             .map_err(|e| {
                 OTelSdkError::InternalFailure(format!("writing {}: {e}", self.path.display()))
             })
+    }
+}
+
+impl SpanExporter for OtlpJsonFileExporter {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        self.write_line(&ExportTraceServiceRequest {
+            resource_spans: group_spans_by_resource_and_scope(batch, &self.resource),
+        })
     }
 
     fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {

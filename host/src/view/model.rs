@@ -11,6 +11,9 @@ use opentelemetry_proto::tonic::resource::v1::Resource as ProtoResource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, Span as ProtoSpan, span};
 use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
 use opentelemetry_sdk::trace::SpanData;
+use opentelemetry_proto::tonic::logs::v1::ResourceLogs;
+use opentelemetry_proto::transform::logs::tonic::group_logs_by_resource_and_scope;
+use opentelemetry_sdk::logs::SdkLogRecord;
 use std::collections::HashMap;
 use std::fmt;
 
@@ -611,6 +614,57 @@ impl TraceSetBuilder {
             }
         }
         problems
+    }
+
+    /// Adds the log records of OTLP `ResourceLogs`; returns a message for
+    /// each record whose ids were malformed (kept without them).
+    pub fn add_otlp_logs(&mut self, resource_logs: Vec<ResourceLogs>) -> Vec<String> {
+        let mut problems = Vec::new();
+        for rl in resource_logs {
+            let resource = self.add_resource(resource_from_otlp(rl.resource, rl.schema_url));
+            for sl in rl.scope_logs {
+                let scope = self.add_scope(scope_from_otlp(sl.scope));
+                for log in sl.log_records {
+                    // Empty or all-zero ids mean "none"; a wrong length is an error.
+                    if !matches!(log.trace_id.len(), 0 | 16) || !matches!(log.span_id.len(), 0 | 8)
+                    {
+                        problems.push(
+                            "a log record's traceId or spanId is malformed (kept without them)"
+                                .to_owned(),
+                        );
+                    }
+                    let (trace_id, span_id) = ids_from_otlp(&log.trace_id, &log.span_id);
+                    self.logs.push(LogRecord {
+                        time_unix_nano: log.time_unix_nano,
+                        observed_time_unix_nano: log.observed_time_unix_nano,
+                        severity_number: log.severity_number,
+                        severity_text: log.severity_text,
+                        body: log.body.into(),
+                        attributes: attributes_from_otlp(log.attributes),
+                        dropped_attributes_count: log.dropped_attributes_count,
+                        event_name: log.event_name,
+                        trace_id,
+                        span_id,
+                        resource,
+                        scope,
+                    });
+                }
+            }
+        }
+        problems
+    }
+
+    /// Adds log records as the SDK emitted them, all of `resource`, through
+    /// the same OTLP conversion as `--export-json`.
+    pub fn add_log_data(
+        &mut self,
+        logs: &[(SdkLogRecord, opentelemetry::InstrumentationScope)],
+        resource: &opentelemetry_sdk::Resource,
+    ) {
+        let refs: Vec<_> = logs.iter().map(|(r, s)| (r, s)).collect();
+        let batch = opentelemetry_sdk::logs::LogBatch::new(&refs);
+        let resource = ResourceAttributesWithSchema::from(resource);
+        self.add_otlp_logs(group_logs_by_resource_and_scope(&batch, &resource));
     }
 
     /// Groups the spans into traces and each trace into its tree.

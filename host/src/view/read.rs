@@ -5,11 +5,11 @@
 //! encoding says). A line that cannot be read is reported with its number
 //! and skipped; the rest is kept.
 
-use super::model::{
-    LogRecord, TraceSet, TraceSetBuilder, attributes_from_otlp, ids_from_otlp, resource_from_otlp,
-    scope_from_otlp,
-};
+use super::model::{TraceSet, TraceSetBuilder};
 use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue};
+use opentelemetry_proto::tonic::logs::v1::{
+    LogRecord as ProtoLogRecord, ResourceLogs as ProtoResourceLogs, ScopeLogs as ProtoScopeLogs,
+};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::ResourceSpans;
 use serde::Deserialize;
@@ -136,8 +136,8 @@ struct Line {
     resource_metrics: Option<IgnoredAny>,
 }
 
-// OTLP logs as JSON. (opentelemetry-proto's own types need its `logs`
-// feature, which pulls the SDK's logs in.)
+// OTLP logs as JSON, read more leniently than opentelemetry-proto's own
+// types (64-bit integers as strings or numbers), then converted to them.
 
 #[derive(Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
@@ -174,38 +174,42 @@ struct JsonLogRecord {
 }
 
 fn add_logs(builder: &mut TraceSetBuilder, resource_logs: Vec<ResourceLogs>) -> Vec<String> {
-    let mut problems = Vec::new();
-    for rl in resource_logs {
-        let resource = builder.add_resource(resource_from_otlp(rl.resource, rl.schema_url));
-        for sl in rl.scope_logs {
-            let scope = builder.add_scope(scope_from_otlp(sl.scope));
-            for log in sl.log_records {
-                let (trace_id, span_id) = ids_from_otlp(&log.trace_id, &log.span_id);
-                // Empty or all-zero ids mean "none"; a wrong length is an error.
-                if !matches!(log.trace_id.len(), 0 | 16) || !matches!(log.span_id.len(), 0 | 8) {
-                    problems.push(
-                        "a log record's traceId or spanId is malformed (kept without them)"
-                            .to_owned(),
-                    );
-                }
-                builder.add_log(LogRecord {
-                    time_unix_nano: log.time_unix_nano,
-                    observed_time_unix_nano: log.observed_time_unix_nano,
-                    severity_number: log.severity_number,
-                    severity_text: log.severity_text,
-                    body: log.body.into(),
-                    attributes: attributes_from_otlp(log.attributes),
-                    dropped_attributes_count: log.dropped_attributes_count,
-                    event_name: log.event_name,
-                    trace_id,
-                    span_id,
-                    resource,
-                    scope,
-                });
-            }
+    builder.add_otlp_logs(
+        resource_logs
+            .into_iter()
+            .map(|rl| ProtoResourceLogs {
+                resource: rl.resource,
+                schema_url: rl.schema_url,
+                scope_logs: rl
+                    .scope_logs
+                    .into_iter()
+                    .map(|sl| ProtoScopeLogs {
+                        scope: sl.scope,
+                        log_records: sl.log_records.into_iter().map(Into::into).collect(),
+                        schema_url: String::new(),
+                    })
+                    .collect(),
+            })
+            .collect(),
+    )
+}
+
+impl From<JsonLogRecord> for ProtoLogRecord {
+    fn from(log: JsonLogRecord) -> Self {
+        ProtoLogRecord {
+            time_unix_nano: log.time_unix_nano,
+            observed_time_unix_nano: log.observed_time_unix_nano,
+            severity_number: log.severity_number,
+            severity_text: log.severity_text,
+            body: log.body,
+            attributes: log.attributes,
+            dropped_attributes_count: log.dropped_attributes_count,
+            flags: 0,
+            trace_id: log.trace_id,
+            span_id: log.span_id,
+            event_name: log.event_name,
         }
     }
-    problems
 }
 
 fn u64_from_string_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
