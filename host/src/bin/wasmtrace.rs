@@ -217,10 +217,28 @@ fn set_samplers(telemetry: &Telemetry, specs: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The one-line warning for spans the collector did not get, if any.
+fn warn_undelivered(delivery: &wasmtrace::telemetry::DeliveryStats) {
+    if delivery.undelivered() > 0 {
+        // With the cause, such as a certificate the CA does not vouch for.
+        let reason = delivery
+            .reason()
+            .map(|r| format!(": {r}"))
+            .unwrap_or_default();
+        eprintln!(
+            "warning: {} of {} spans could not be delivered to the collector{reason}",
+            delivery.undelivered(),
+            delivery.ended()
+        );
+    }
+}
+
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let (telemetry, limits) = args.options.telemetry()?;
     let served = serve_until_stopped(&args, &telemetry, limits);
+    let delivery = telemetry.delivery_handle();
     let flushed = telemetry.shutdown(FLUSH_TIMEOUT);
+    warn_undelivered(&delivery);
     served?;
     if let Err(err) = flushed {
         eprintln!("warning: {err:#}");
@@ -287,13 +305,7 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     if let Some(stats) = stats.filter(|_| console) {
         eprintln!("tracing: {}", stats.summary());
     }
-    if delivery.undelivered() > 0 {
-        eprintln!(
-            "warning: {} of {} spans could not be delivered to the collector",
-            delivery.undelivered(),
-            delivery.ended()
-        );
-    }
+    warn_undelivered(&delivery);
     let code = match result {
         Ok(output) => {
             // A reader that went away (`| head`) is not an error of ours.
