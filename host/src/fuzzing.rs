@@ -3,9 +3,9 @@
 //! wasm. Not part of the stable API.
 
 use crate::WasmtraceCtx;
-use crate::guest::Args;
 use crate::bindings::telemetry::tracing::SpanKind;
 use crate::bindings::telemetry::types::{KeyValue, Value};
+use crate::guest::Args;
 use crate::identity::PluginIdentity;
 use crate::limits::Limits;
 use opentelemetry::trace::Status;
@@ -50,14 +50,9 @@ pub fn span_api(data: &[u8]) {
                 let mut args = Args::default();
                 let range = args.from_wit(attributes);
                 let name = args.push_text(&text(arg));
-                let span = cx.table.start(
-                    h,
-                    &args,
-                    name,
-                    SpanKind::Internal,
-                    range,
-                    arg & 0x10 != 0,
-                );
+                let span =
+                    cx.table
+                        .start(h, &args, name, SpanKind::Internal, range, arg & 0x10 != 0);
                 handles.push(span);
             }
             1 => cx.table.end(h),

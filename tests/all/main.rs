@@ -8,6 +8,7 @@ mod embedding;
 mod harness;
 mod hostile;
 mod http;
+mod otlp_export;
 mod overhead;
 mod patterns;
 mod plugin_calls;
@@ -19,13 +20,15 @@ mod testkit;
 /// `tests/guests/*`). The build fails when a guest is missing here, so a
 /// new guest cannot land without tests.
 mod tested {
+    pub(crate) use crate::bench_guests as bench;
+    pub(crate) use crate::bench_guests as bench_plugin;
     pub(crate) use crate::cli as quickstart;
     pub(crate) use crate::cross_process as queue_consumer;
     pub(crate) use crate::cross_process as queue_producer;
     pub(crate) use crate::embedding as greeter;
     pub(crate) use crate::embedding as parenting;
     pub(crate) use crate::hostile as crashing;
-    pub(crate) use crate::hostile as hostile;
+    pub(crate) use crate::hostile;
     pub(crate) use crate::http as http_client;
     pub(crate) use crate::patterns as batch;
     pub(crate) use crate::patterns as cache;
@@ -37,8 +40,6 @@ mod tested {
     pub(crate) use crate::plugin_calls as caller;
     pub(crate) use crate::raw_guests as raw_rust;
     pub(crate) use crate::serve as trace_context_service;
-    pub(crate) use crate::bench_guests as bench;
-    pub(crate) use crate::bench_guests as bench_plugin;
 }
 
 macro_rules! assert_guest_tested {

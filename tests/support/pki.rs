@@ -122,7 +122,10 @@ impl TestPki {
                 "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
                 path(self.client_cert_path()),
             ));
-            env.push(("OTEL_EXPORTER_OTLP_CLIENT_KEY", path(self.client_key_path())));
+            env.push((
+                "OTEL_EXPORTER_OTLP_CLIENT_KEY",
+                path(self.client_key_path()),
+            ));
         }
         env
     }

@@ -94,7 +94,7 @@ pub struct ReceiverTls {
     pub require_client_cert: bool,
 }
 
-/// A scripted answer to the next OTLP/HTTP request (traces or metrics).
+/// A scripted answer to the next OTLP/HTTP traces request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum HttpReply {
     /// Answer `status` (with `Retry-After` when given) and drop the request.
@@ -365,8 +365,8 @@ impl OtlpReceiver {
         format!("{}/v1/traces", self.http_endpoint())
     }
 
-    /// Answers the next OTLP/HTTP requests with `replies`, in order; then
-    /// as usual (200, everything taken).
+    /// Answers the next OTLP/HTTP traces requests with `replies`, in order;
+    /// then as usual (200, everything taken).
     pub fn script_http(&self, replies: impl IntoIterator<Item = HttpReply>) {
         self.shared.lock().script.extend(replies);
     }
@@ -670,7 +670,11 @@ async fn serve_http(
                     let Ok(stream) = acceptor.accept(stream).await else {
                         return;
                     };
-                    let certs = stream.get_ref().1.peer_certificates().map_or(0, |c| c.len());
+                    let certs = stream
+                        .get_ref()
+                        .1
+                        .peer_certificates()
+                        .map_or(0, |c| c.len());
                     serve_connection(shared, stream, certs).await;
                 }
             }
@@ -707,7 +711,11 @@ async fn handle_http(
     client_certificates: usize,
 ) -> Response<Full<Bytes>> {
     let path = req.uri().path().to_owned();
-    let scripted = shared.lock().script.pop_front();
+    // Scripts are for traces: a metrics flush must not eat them.
+    let scripted = match path.as_str() {
+        "/v1/traces" => shared.lock().script.pop_front(),
+        _ => None,
+    };
     let resp = match scripted {
         Some(HttpReply::Status {
             status,

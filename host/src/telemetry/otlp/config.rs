@@ -179,10 +179,7 @@ impl Vars<'_> {
                     Some(url) => (OTEL_EXPORTER_OTLP_ENDPOINT.to_owned(), url, true),
                     None if grpc => return Ok("http://localhost:4317".to_owned()),
                     None => {
-                        return Ok(format!(
-                            "http://localhost:4318{}",
-                            self.signal.http_path()
-                        ));
+                        return Ok(format!("http://localhost:4318{}", self.signal.http_path()));
                     }
                 },
             },
@@ -355,13 +352,19 @@ mod tests {
         let vars = [
             ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
             ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector:4318/"),
-            ("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "https://logs.example/ingest"),
+            (
+                "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+                "https://logs.example/ingest",
+            ),
             ("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip"),
             ("OTEL_EXPORTER_OTLP_METRICS_COMPRESSION", "none"),
             ("OTEL_EXPORTER_OTLP_TIMEOUT", "2500"),
             ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "700"),
             ("OTEL_EXPORTER_OTLP_HEADERS", "api-key=generic"),
-            ("OTEL_EXPORTER_OTLP_LOGS_HEADERS", "api-key=logs,x-tenant=a%20b"),
+            (
+                "OTEL_EXPORTER_OTLP_LOGS_HEADERS",
+                "api-key=logs,x-tenant=a%20b",
+            ),
             ("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "http/json"),
         ];
         let traces = resolve(Signal::Traces, &vars).unwrap();
@@ -491,7 +494,10 @@ mod tests {
                 Signal::Traces,
                 &[
                     ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
-                    ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "collector:4318/v1/traces"),
+                    (
+                        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                        "collector:4318/v1/traces",
+                    ),
                 ],
                 "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=\"collector:4318/v1/traces\" needs an http:// or https:// scheme",
             ),

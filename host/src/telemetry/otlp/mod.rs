@@ -13,8 +13,8 @@ mod config;
 mod http;
 mod tls;
 
-pub use config::{DEFAULT_TIMEOUT, OtlpConfig, Overrides, Signal};
 pub(crate) use config::parse_protocol;
+pub use config::{DEFAULT_TIMEOUT, OtlpConfig, Overrides, Signal};
 pub(crate) use http::{ExportNotes, ExportObserver};
 pub use tls::{PemFile, TlsFiles, install_crypto_provider};
 
@@ -130,7 +130,12 @@ impl Exporters {
                 .context("starting the OTLP export runtime")?;
             self.runtime = Some(rt);
         }
-        Ok(self.runtime.as_ref().expect("started above").handle().clone())
+        Ok(self
+            .runtime
+            .as_ref()
+            .expect("started above")
+            .handle()
+            .clone())
     }
 }
 
