@@ -140,6 +140,15 @@ pub fn carrier(data: &[u8]) {
             (b.trace_id(), b.span_id(), b.trace_flags())
         );
         assert_eq!(a.trace_state().header(), b.trace_state().header());
+        // What W3C propagation carries beyond the span context.
+        assert_eq!(
+            crate::propagation::tracestate_header(&extracted, &a),
+            crate::propagation::tracestate_header(&again, &b)
+        );
+        assert_eq!(
+            crate::propagation::is_random(&extracted, &a),
+            crate::propagation::is_random(&again, &b)
+        );
     }
 }
 
@@ -153,6 +162,7 @@ mod tests {
         super::span_api(&(0..=255).collect::<Vec<u8>>());
         super::carrier(b"traceparent:00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\ntracestate:a=b\nbaggage:k=v");
         super::carrier(b"traceparent:garbage");
+        super::carrier(b"traceparent:00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-fe\ntracestate:foo@@bar=1,foo@@bar=2");
         // Found by the fuzzer (in 0.1): explicit parents restarted the depth
         // count, so the current-context stack outgrew max_depth.
         super::span_api(include_bytes!(
