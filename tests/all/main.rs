@@ -15,6 +15,7 @@ mod plugin_calls;
 mod raw_guests;
 mod serve;
 mod testkit;
+mod w3c_suite;
 
 /// The test module that exercises each guest component (`plugins/*`,
 /// `tests/guests/*`). The build fails when a guest is missing here, so a
