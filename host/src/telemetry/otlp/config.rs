@@ -441,7 +441,8 @@ mod tests {
 
     #[test]
     fn unsupported_values_are_errors_naming_the_variable() {
-        let cases: &[(Signal, &[(&str, &str)], &str)] = &[
+        type Case<'a> = (Signal, &'a [(&'a str, &'a str)], &'a str);
+        let cases: &[Case] = &[
             (
                 Signal::Traces,
                 &[("OTEL_EXPORTER_OTLP_COMPRESSION", "zstd")],
