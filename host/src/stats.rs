@@ -281,9 +281,10 @@ fn tsc() -> u64 {
 /// nonstop: then readings on any core are comparable.
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 fn tsc_is_the_clock() -> bool {
-    let source =
-        std::fs::read_to_string("/sys/devices/system/clocksource/clocksource0/current_clocksource")
-            .unwrap_or_default();
+    let source = std::fs::read_to_string(
+        "/sys/devices/system/clocksource/clocksource0/current_clocksource",
+    )
+    .unwrap_or_default();
     let flags = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let flags = flags
         .lines()

@@ -153,9 +153,10 @@ fn consumer_continues_the_producers_trace_through_a_queue() {
         );
         assert_messaging(send, "send");
         let traceparent = message["headers"]["traceparent"].as_str().unwrap();
+        // Sampled, and random (W3C Level 2): the host started the trace.
         assert_eq!(
             traceparent,
-            format!("00-{}-{}-01", send.trace_id, send.span_id),
+            format!("00-{}-{}-03", send.trace_id, send.span_id),
             "{id}"
         );
 

@@ -175,3 +175,4 @@ impl Guest {
         elapsed
     }
 }
+

@@ -12,7 +12,7 @@ mod lift;
 mod link;
 pub(crate) mod table;
 
+pub use link::{add_propagation_to_linker, add_tracing_to_linker, add_types_to_linker};
 #[cfg(any(test, feature = "fuzzing"))]
 pub(crate) use args::Args;
-pub use link::{add_propagation_to_linker, add_tracing_to_linker, add_types_to_linker};
 pub(crate) use table::{CONTEXT_FIXED_COST, SPAN_FIXED_COST, SpanTable};

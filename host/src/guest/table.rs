@@ -564,7 +564,9 @@ impl SpanTable {
             return;
         };
         let status = match status {
-            Status::Error { description } => Status::error(recorder!(self).text(&description)),
+            Status::Error { description } => {
+                Status::error(recorder!(self).text(&description))
+            }
             other => other,
         };
         let open = &mut self.open[slot];
