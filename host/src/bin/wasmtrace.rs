@@ -32,8 +32,11 @@ enum Command {
     /// Load a component, call its handler (or `wasi:cli/run`) inside an
     /// invocation span, print the result and export the trace.
     ///
-    /// Export follows the standard OTEL_* variables; with no OTLP endpoint
-    /// set, each finished trace is printed as a tree on stderr.
+    /// Export follows the standard OTEL_* variables (OTEL_EXPORTER_OTLP_ENDPOINT,
+    /// _PROTOCOL, _HEADERS, _COMPRESSION=gzip, _TIMEOUT, _CERTIFICATE for a
+    /// private CA, _CLIENT_CERTIFICATE and _CLIENT_KEY for mTLS, each also
+    /// per signal); with no OTLP endpoint set, each finished trace is
+    /// printed as a tree on stderr.
     Run(RunArgs),
     /// Serve HTTP/1.1 with a plugin that exports `wasi:http/incoming-handler`
     /// (the `wasi:http/proxy` world): a fresh instance per request, each

@@ -195,9 +195,10 @@ impl Telemetry {
     }
 
     /// The meter provider the runtime's own metrics ([`PluginMetrics`]) are
-    /// reported with: OTLP (same endpoint and protocol as traces) when
-    /// traces go over OTLP and `OTEL_METRICS_EXPORTER` is not `none`;
-    /// otherwise it records nothing.
+    /// reported with: OTLP when traces go over OTLP and
+    /// `OTEL_METRICS_EXPORTER` is not `none` (the builder's endpoint and
+    /// protocol, else `OTEL_EXPORTER_OTLP_METRICS_*`, else the generic
+    /// `OTEL_EXPORTER_OTLP_*`); otherwise it records nothing.
     pub fn meter_provider(&self) -> &SdkMeterProvider {
         &self.meter_provider
     }
