@@ -3,9 +3,9 @@
 //! wasm. Not part of the stable API.
 
 use crate::WasmtraceCtx;
-use crate::guest::Args;
 use crate::bindings::telemetry::tracing::SpanKind;
 use crate::bindings::telemetry::types::{KeyValue, Value};
+use crate::guest::Args;
 use crate::identity::PluginIdentity;
 use crate::limits::Limits;
 use opentelemetry::trace::Status;
@@ -51,14 +51,9 @@ pub fn span_api(data: &[u8]) {
                 let mut args = Args::default();
                 let range = args.push_wit(attributes);
                 let name = args.push_text(&text(arg));
-                let span = cx.table.start(
-                    h,
-                    &args,
-                    name,
-                    SpanKind::Internal,
-                    range,
-                    arg & 0x10 != 0,
-                );
+                let span =
+                    cx.table
+                        .start(h, &args, name, SpanKind::Internal, range, arg & 0x10 != 0);
                 handles.push(span);
             }
             1 => cx.table.end(h),
@@ -146,6 +141,15 @@ pub fn carrier(data: &[u8]) {
             (b.trace_id(), b.span_id(), b.trace_flags())
         );
         assert_eq!(a.trace_state().header(), b.trace_state().header());
+        // What W3C propagation carries beyond the span context.
+        assert_eq!(
+            crate::propagation::tracestate_header(&extracted, &a),
+            crate::propagation::tracestate_header(&again, &b)
+        );
+        assert_eq!(
+            crate::propagation::is_random(&extracted, &a),
+            crate::propagation::is_random(&again, &b)
+        );
     }
 }
 
@@ -159,6 +163,7 @@ mod tests {
         super::span_api(&(0..=255).collect::<Vec<u8>>());
         super::carrier(b"traceparent:00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\ntracestate:a=b\nbaggage:k=v");
         super::carrier(b"traceparent:garbage");
+        super::carrier(b"traceparent:00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-fe\ntracestate:foo@@bar=1,foo@@bar=2");
         // Found by the fuzzer (in 0.1): explicit parents restarted the depth
         // count, so the current-context stack outgrew max_depth.
         super::span_api(include_bytes!(

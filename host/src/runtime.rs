@@ -598,7 +598,7 @@ impl Shared {
             .with_kind(SpanKind::Internal)
             .with_attributes(attributes)
             .start_with_context(&self.host_tracer, &parent);
-        let cx = parent.with_span(span);
+        let cx = crate::propagation::mark_new_trace(&parent, parent.with_span(span));
         store
             .data_mut()
             .tracing

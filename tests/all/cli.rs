@@ -43,7 +43,7 @@ pub(crate) fn wasmtrace_command(args: &[&str], env: &[(&str, String)]) -> Comman
     cmd
 }
 
-fn stderr(out: &Output) -> String {
+pub(crate) fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
@@ -54,7 +54,7 @@ fn grpc_env(rx: &OtlpReceiver) -> Vec<(&'static str, String)> {
 /// Checks the quickstart trace: one trace, the invocation span as root (or
 /// child of `parent`), guest spans nested under it with typed attributes,
 /// an event and the plugin identity on every guest span.
-fn assert_quickstart_trace(spans: &[ReceivedSpan], parent: Option<&str>) {
+pub(crate) fn assert_quickstart_trace(spans: &[ReceivedSpan], parent: Option<&str>) {
     let tree = SpanTree::new(spans);
     let trace_id = tree.assert_single_trace();
     let invoke = tree.find("invoke quickstart").expect("invocation span");

@@ -153,9 +153,10 @@ fn consumer_continues_the_producers_trace_through_a_queue() {
         );
         assert_messaging(send, "send");
         let traceparent = message["headers"]["traceparent"].as_str().unwrap();
+        // Sampled, and random (W3C Level 2): the host started the trace.
         assert_eq!(
             traceparent,
-            format!("00-{}-{}-01", send.trace_id, send.span_id),
+            format!("00-{}-{}-03", send.trace_id, send.span_id),
             "{id}"
         );
 
@@ -231,4 +232,46 @@ fn empty_queue_processes_nothing_and_says_why() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("the queue is empty"), "{stdout}");
     assert!(stdout.contains("queue_producer.wasm"), "{stdout}");
+}
+
+/// The guest's carriers (`propagate_context`, the host's `inject`) follow
+/// W3C Level 2: the caller's random flag, set or not, sampled or not, and
+/// its whole `tracestate`, Level 2 keys included.
+#[test]
+fn the_producers_messages_carry_the_callers_random_flag_and_tracestate() {
+    const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let tracestate = "foo@@bar=1,vendor=x";
+    for (flags, expected) in [("02", "02"), ("03", "03"), ("01", "01"), ("00", "00")] {
+        let traceparent = format!("00-{TRACE}-00f067aa0ba902b7-{flags}");
+        let out = wasmtrace(
+            &[
+                "run",
+                QUEUE_PRODUCER,
+                "--traceparent",
+                &traceparent,
+                "--tracestate",
+                tracestate,
+            ],
+            &[("OTEL_TRACES_EXPORTER", "none".to_owned())],
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let queue = String::from_utf8(out.stdout).unwrap();
+        let messages: Vec<serde_json::Value> = queue
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(messages.len(), 3, "{queue}");
+        for m in &messages {
+            let tp = m["headers"]["traceparent"].as_str().unwrap();
+            assert!(
+                tp.starts_with(&format!("00-{TRACE}-")) && tp.ends_with(&format!("-{expected}")),
+                "{flags}: {tp}"
+            );
+            assert_eq!(m["headers"]["tracestate"], tracestate, "{flags}: {m}");
+        }
+    }
 }

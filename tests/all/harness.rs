@@ -158,6 +158,7 @@ fn receiver_accepts_http_json() {
 fn receiver_accepts_gzip_http_and_rejects_garbage() {
     use prost::Message as _;
     let receiver = OtlpReceiver::start().unwrap();
+    wasmtrace::telemetry::install_crypto_provider();
     let http = reqwest::blocking::Client::builder()
         .no_proxy()
         .build()

@@ -340,11 +340,68 @@ struct Measured {
     peak_rss: u64,
 }
 
+/// Forks `argv[2..]` from this small process and writes that child's own
+/// `ru_maxrss` (KiB) to the file `argv[1]`. A child spawned straight from the
+/// test process reports the test process's peak too: at `exec` the kernel
+/// keeps the high-water mark of the address space being replaced, which a
+/// spawned (or forked) child shares with (or copies from) its parent, and
+/// the test process may hold hundreds of MiB by then.
+const MAXRSS_HELPER: &str = r#"
+import os, signal, sys
+pid = os.fork()
+if pid == 0:
+    os.execvp(sys.argv[2], sys.argv[2:])
+_, status, usage = os.wait4(pid, 0)
+with open(sys.argv[1], "w") as f:
+    f.write(str(usage.ru_maxrss))
+if os.WIFSIGNALED(status):
+    signal.signal(os.WTERMSIG(status), signal.SIG_DFL)
+    os.kill(os.getpid(), os.WTERMSIG(status))
+os._exit(os.WEXITSTATUS(status))
+"#;
+
+/// `cmd` run through [`MAXRSS_HELPER`] (when `python3` is there), which
+/// writes its peak RSS to `file`.
+fn through_maxrss_helper(
+    cmd: &std::process::Command,
+    file: &std::path::Path,
+) -> Option<std::process::Command> {
+    let python = std::process::Command::new("python3")
+        .args(["-c", ""])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !python {
+        return None;
+    }
+    let mut wrapped = std::process::Command::new("python3");
+    wrapped
+        .arg("-c")
+        .arg(MAXRSS_HELPER)
+        .arg(file)
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
+    for (key, value) in cmd.get_envs() {
+        match value {
+            Some(value) => wrapped.env(key, value),
+            None => wrapped.env_remove(key),
+        };
+    }
+    if let Some(dir) = cmd.get_current_dir() {
+        wrapped.current_dir(dir);
+    }
+    Some(wrapped)
+}
+
 /// Runs `cmd` to completion, reading its output, and measures its peak RSS
-/// with `wait4` (so concurrent tests' children do not mix in).
+/// with `wait4` (so concurrent tests' children do not mix in), through
+/// [`MAXRSS_HELPER`] so that the test process's own peak does not either.
 // `wait4` reaps the child, which `Child::wait` would then fail to.
 #[allow(clippy::zombie_processes)]
-fn run_measured(mut cmd: std::process::Command) -> Measured {
+fn run_measured(cmd: std::process::Command) -> Measured {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let rss_file = scratch(&format!("maxrss-{n}"));
+    let mut cmd = through_maxrss_helper(&cmd, &rss_file).unwrap_or(cmd);
     use std::io::Read as _;
     use std::os::unix::process::ExitStatusExt as _;
     use std::process::Stdio;
@@ -370,13 +427,17 @@ fn run_measured(mut cmd: std::process::Command) -> Measured {
     // `usage` are valid for writes. The `Child` is never waited on again.
     let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
     assert_eq!(pid, child.id() as i32, "wait4 failed");
+    let helper_kib = std::fs::read_to_string(&rss_file)
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok());
+    let _ = std::fs::remove_file(&rss_file);
     Measured {
         status: std::process::ExitStatus::from_raw(status),
         stderr: {
             drop(out.join());
             err.join().unwrap()
         },
-        peak_rss: usage.ru_maxrss as u64 * 1024,
+        peak_rss: helper_kib.unwrap_or(usage.ru_maxrss as u64) * 1024,
     }
 }
 

@@ -8,6 +8,7 @@ mod embedding;
 mod harness;
 mod hostile;
 mod http;
+mod otlp_export;
 mod overhead;
 mod patterns;
 mod plugin_calls;
@@ -16,6 +17,7 @@ mod serve;
 mod signals;
 mod testkit;
 mod view;
+mod w3c_suite;
 
 /// The test module that exercises each guest component (`plugins/*`,
 /// `tests/guests/*`). The build fails when a guest is missing here, so a

@@ -8,11 +8,13 @@
 //! What is asserted: the server span continues the incoming trace and the
 //! plugin's spans and the outgoing client span nest under it; the callback
 //! carries the incoming trace id, the client span's id and the incoming
-//! `tracestate`; the W3C Trace Context test suite's cases (invalid
-//! `traceparent`s restart the trace, a future version is accepted, bad
-//! `tracestate`s are dropped, header names are case-insensitive, whitespace
-//! around values is ignored) with every request answered 200; a clean
-//! shutdown on SIGINT that flushes the spans.
+//! `tracestate`; cases of the W3C Trace Context test suite (main branch,
+//! Level 2; `w3c_suite.rs` runs the suite itself: invalid `traceparent`s
+//! restart the trace with the random flag set, a future version is
+//! accepted, the random flag is propagated, bad `tracestate`s are dropped,
+//! Level 2 keys and repeated keys are kept, header names are
+//! case-insensitive, whitespace around values is ignored) with every
+//! request answered 200; a clean shutdown on SIGINT that flushes the spans.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -91,6 +93,11 @@ impl Served {
 
     pub(crate) fn stderr(&self) -> String {
         self.stderr.lock().unwrap().clone()
+    }
+
+    /// The address it listens on.
+    pub(crate) fn addr(&self) -> SocketAddr {
+        self.addr
     }
 
     /// The server's process id.
@@ -322,16 +329,17 @@ fn a_request_continues_the_incoming_trace_and_the_callback_continues_it() {
 }
 
 /// What the callback's trace headers must show.
-enum Expect {
-    /// The incoming `traceparent` was invalid: a new trace.
+enum Expect<'a> {
+    /// The incoming `traceparent` was invalid: a new trace, sampled, with
+    /// the random flag (the host's trace ids are random): flags `03`.
     NewTrace,
-    /// It was valid: the incoming trace id, with this `tracestate` (`None`:
-    /// no header).
-    Continued(Option<&'static str>),
+    /// It was valid: the incoming trace id, these flags, and this
+    /// `tracestate` (`None`: no header).
+    Continued(&'a str, Option<&'a str>),
 }
 
 /// A W3C case: its name, the headers sent, what the callback must show.
-type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, Expect);
+type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, Expect<'a>);
 
 #[test]
 fn w3c_trace_context_cases() {
@@ -352,6 +360,12 @@ fn w3c_trace_context_cases() {
         .collect::<Vec<_>>()
         .join(",");
     let padded = format!(" \t{valid}\t ");
+    let unsampled = format!("00-{TRACE_ID}-{PARENT_ID}-00");
+    let random_unsampled = format!("00-{TRACE_ID}-{PARENT_ID}-02");
+    let random_sampled = format!("00-{TRACE_ID}-{PARENT_ID}-03");
+    let unknown_flags = format!("00-{TRACE_ID}-{PARENT_ID}-ff");
+    let long_key = format!("{}@{}=1", "t".repeat(241), "v".repeat(14));
+    let long_key_state = format!("foo=1,{long_key}");
     let cases: Vec<Case<'_>> = vec![
         (
             "no traceparent",
@@ -393,27 +407,27 @@ fn w3c_trace_context_cases() {
         (
             "future version with extra fields",
             vec![("traceparent", &future), ("tracestate", "foo=1")],
-            Expect::Continued(Some("foo=1")),
+            Expect::Continued("01", Some("foo=1")),
         ),
         (
             "more than 32 tracestate members",
             vec![("traceparent", &valid), ("tracestate", &too_many)],
-            Expect::Continued(None),
+            Expect::Continued("01", None),
         ),
         (
             "invalid tracestate key",
             vec![("traceparent", &valid), ("tracestate", "foo=1,@bar=2")],
-            Expect::Continued(None),
+            Expect::Continued("01", None),
         ),
         (
             "header names in mixed case",
             vec![("TraceParent", &valid), ("TraceState", "foo=1")],
-            Expect::Continued(Some("foo=1")),
+            Expect::Continued("01", Some("foo=1")),
         ),
         (
             "whitespace around values and members",
             vec![("traceparent", &padded), ("tracestate", " foo=1 ,\tbar=2 ")],
-            Expect::Continued(Some("foo=1,bar=2")),
+            Expect::Continued("01", Some("foo=1,bar=2")),
         ),
         (
             "tracestate over two headers",
@@ -422,7 +436,60 @@ fn w3c_trace_context_cases() {
                 ("tracestate", "foo=1"),
                 ("tracestate", "bar=2"),
             ],
-            Expect::Continued(Some("foo=1,bar=2")),
+            Expect::Continued("01", Some("foo=1,bar=2")),
+        ),
+        (
+            "unsampled",
+            vec![("traceparent", &unsampled), ("tracestate", "foo=1")],
+            Expect::Continued("00", Some("foo=1")),
+        ),
+        (
+            "random flag, unsampled (Level 2)",
+            vec![("traceparent", &random_unsampled), ("tracestate", "foo=1")],
+            Expect::Continued("02", Some("foo=1")),
+        ),
+        (
+            "random flag, sampled (Level 2)",
+            vec![("traceparent", &random_sampled)],
+            Expect::Continued("03", None),
+        ),
+        (
+            "unknown flags are zeroed",
+            vec![("traceparent", &unknown_flags)],
+            Expect::Continued("03", None),
+        ),
+        (
+            "empty tracestate headers",
+            vec![
+                ("traceparent", &valid),
+                ("tracestate", ""),
+                ("tracestate", "foo=1"),
+                ("tracestate", ""),
+            ],
+            Expect::Continued("01", Some("foo=1")),
+        ),
+        (
+            "repeated keys keep the first (Level 2)",
+            vec![
+                ("traceparent", &valid),
+                ("tracestate", "foo=1,bar=2"),
+                ("tracestate", "foo=3"),
+            ],
+            Expect::Continued("01", Some("foo=1,bar=2")),
+        ),
+        (
+            "keys with several @ (Level 2)",
+            vec![("traceparent", &valid), ("tracestate", "foo@@bar=1,bar=2")],
+            Expect::Continued("01", Some("foo@@bar=1,bar=2")),
+        ),
+        (
+            "a 256-character key with @ (Level 2)",
+            vec![
+                ("traceparent", &valid),
+                ("tracestate", "foo=1"),
+                ("tracestate", &long_key),
+            ],
+            Expect::Continued("01", Some(long_key_state.as_str())),
         ),
     ];
     for (name, headers, expect) in &cases {
@@ -437,7 +504,6 @@ fn w3c_trace_context_cases() {
             .unwrap_or_else(|| panic!("{name}: no traceparent in {headers:?}"));
         let (version, trace_id, parent_id, flags) = parse_traceparent(traceparent);
         assert_eq!(version, "00", "{name}: {traceparent}");
-        assert_eq!(flags, "01", "{name}: {traceparent}");
         assert_ne!(parent_id, PARENT_ID, "{name}: a fresh parent id");
         assert_ne!(parent_id, "0000000000000000", "{name}");
         let tracestate = headers
@@ -446,12 +512,14 @@ fn w3c_trace_context_cases() {
             .filter(|s| !s.is_empty());
         match expect {
             Expect::NewTrace => {
+                assert_eq!(flags, "03", "{name}: sampled, random: {traceparent}");
                 assert_ne!(trace_id, TRACE_ID, "{name}: a new trace");
                 assert_ne!(trace_id, TRACE_ID.to_lowercase(), "{name}");
                 assert_ne!(trace_id, ZERO_TRACE_ID, "{name}");
                 assert_eq!(tracestate, None, "{name}: no tracestate without a parent");
             }
-            Expect::Continued(state) => {
+            Expect::Continued(expected_flags, state) => {
+                assert_eq!(flags, *expected_flags, "{name}: {traceparent}");
                 assert_eq!(trace_id, TRACE_ID, "{name}: the incoming trace");
                 assert_eq!(tracestate, *state, "{name}");
             }

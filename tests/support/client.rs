@@ -42,6 +42,8 @@ pub fn export_grpc(
 }
 
 fn http_client() -> anyhow::Result<reqwest::blocking::Client> {
+    // reqwest is built without a crypto provider of its own (see host/Cargo.toml).
+    wasmtrace::telemetry::install_crypto_provider();
     Ok(reqwest::blocking::Client::builder()
         .no_proxy()
         .timeout(TIMEOUT)

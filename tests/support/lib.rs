@@ -1,7 +1,8 @@
 //! Support library for wasmtrace's integration tests.
 //!
-//! - [`OtlpReceiver`]: an in-process OTLP trace receiver (real gRPC and real
-//!   HTTP) that stores what it receives, for synchronous `#[test]`s.
+//! - [`OtlpReceiver`]: an in-process OTLP receiver (real gRPC and real
+//!   HTTP, in the clear or over TLS) that stores what it receives, for
+//!   synchronous `#[test]`s; [`TestPki`]: the certificates it serves.
 //! - [`ReceivedSpan`], [`AttrValue`], [`SpanTree`]: a flattened, typed view of
 //!   received spans and their parent/child structure, from wasmtrace's test
 //!   kit (`wasmtrace::testkit`, the same one plugin authors use).
@@ -16,6 +17,7 @@
 
 pub mod bench_guest;
 pub mod client;
+pub mod pki;
 pub mod receiver;
 pub mod rotel;
 pub mod toolchains;
@@ -23,8 +25,10 @@ pub mod toolchains;
 /// test kit.
 pub use wasmtrace::testkit::{span, tree};
 
+pub use pki::TestPki;
 pub use receiver::{
-    OtlpReceiver, ReceivedMetricPoint, ReceivedRequest, Transport, TransportCounts,
+    HttpAttempt, HttpReply, OtlpReceiver, ReceivedMetricPoint, ReceivedRequest, ReceiverTls,
+    Transport, TransportCounts,
 };
 pub use rotel::{ForwardProtocol, Rotel, RotelConfig, RotelExporter};
 pub use span::{

@@ -1,7 +1,10 @@
-//! An in-process OTLP receiver speaking real gRPC and real HTTP: traces over
-//! both, metrics (sums and gauges) over gRPC.
+//! An in-process OTLP receiver speaking real gRPC and real HTTP, in the
+//! clear or over TLS (optionally requiring a client certificate): traces
+//! and metrics (sums and gauges) over both. Its HTTP answers can be
+//! scripted (error statuses with `Retry-After`, partial successes) to test
+//! an exporter's response handling.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::convert::Infallible;
 use std::io::Read as _;
 use std::net::SocketAddr;
@@ -24,13 +27,14 @@ use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
     TraceService, TraceServiceServer,
 };
 use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTraceServiceRequest, ExportTraceServiceResponse,
+    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use opentelemetry_proto::tonic::metrics::v1::{metric, number_data_point};
 use prost::Message as _;
 use tokio::sync::oneshot;
 use tonic::codec::CompressionEncoding;
 
+use crate::pki::TestPki;
 use crate::span::ReceivedSpan;
 use crate::tree::SpanTree;
 
@@ -68,8 +72,57 @@ pub struct ReceivedRequest {
     /// Request headers (gRPC metadata for gRPC), names lowercase; values that
     /// are not UTF-8 are left out.
     pub headers: BTreeMap<String, String>,
+    /// Whether the body came gzip-compressed (HTTP: `Content-Encoding:
+    /// gzip` and a body that starts with gzip's magic bytes and
+    /// decompressed; gRPC: `grpc-encoding: gzip`, which tonic decompressed)
+    /// and decoded.
+    pub gzip: bool,
+    /// Certificates the client presented over TLS (0 in the clear).
+    pub client_certificates: usize,
     /// The decoded request.
     pub request: ExportTraceServiceRequest,
+}
+
+/// TLS for a receiver: the server certificate of `pki` on both ports, and,
+/// with `require_client_cert`, only clients with a certificate `pki`'s CA
+/// signed are let in.
+#[derive(Clone, Debug)]
+pub struct ReceiverTls {
+    /// The certificates.
+    pub pki: Arc<TestPki>,
+    /// mTLS.
+    pub require_client_cert: bool,
+}
+
+/// A scripted answer to the next OTLP/HTTP traces request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HttpReply {
+    /// Answer `status` (with `Retry-After` when given) and drop the request.
+    Status {
+        /// The status code.
+        status: u16,
+        /// The `Retry-After` header.
+        retry_after: Option<String>,
+    },
+    /// Take the request, and answer 200 with a partial success rejecting
+    /// `rejected` items.
+    PartialSuccess {
+        /// `rejected_spans` (or data points).
+        rejected: i64,
+        /// `error_message`.
+        message: String,
+    },
+}
+
+/// One OTLP/HTTP request as it arrived, whatever the answer was.
+#[derive(Clone, Debug)]
+pub struct HttpAttempt {
+    /// The path posted to.
+    pub path: String,
+    /// The status answered.
+    pub status: u16,
+    /// When it arrived.
+    pub at: Instant,
 }
 
 /// One data point of a sum or gauge metric received over OTLP/gRPC.
@@ -99,6 +152,8 @@ struct Store {
     spans: Vec<ReceivedSpan>,
     metrics: Vec<ReceivedMetricPoint>,
     errors: Vec<String>,
+    script: VecDeque<HttpReply>,
+    attempts: Vec<HttpAttempt>,
 }
 
 #[derive(Default)]
@@ -139,20 +194,11 @@ impl Shared {
         }
     }
 
-    fn record(
-        &self,
-        transport: Transport,
-        headers: BTreeMap<String, String>,
-        request: ExportTraceServiceRequest,
-    ) {
-        let spans = ReceivedSpan::flatten(&request, transport);
+    fn record(&self, received: ReceivedRequest) {
+        let spans = ReceivedSpan::flatten(&received.request, received.transport);
         let mut store = self.lock();
         store.spans.extend(spans);
-        store.requests.push(ReceivedRequest {
-            transport,
-            headers,
-            request,
-        });
+        store.requests.push(received);
         drop(store);
         self.changed.notify_all();
     }
@@ -212,6 +258,7 @@ impl Shared {
 pub struct OtlpReceiver {
     grpc_addr: SocketAddr,
     http_addr: SocketAddr,
+    tls: bool,
     shared: Arc<Shared>,
     shutdown: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
@@ -236,6 +283,23 @@ impl OtlpReceiver {
     /// Like [`OtlpReceiver::start`] on given addresses: restarts a receiver
     /// where a stopped one was, for collector-restart tests.
     pub fn start_on(grpc_addr: SocketAddr, http_addr: SocketAddr) -> anyhow::Result<Self> {
+        Self::start_with(grpc_addr, http_addr, None)
+    }
+
+    /// Like [`OtlpReceiver::start`], over TLS on both ports: its endpoints
+    /// are `https://127.0.0.1:PORT`.
+    pub fn start_tls(tls: ReceiverTls) -> anyhow::Result<Self> {
+        let any = SocketAddr::from(([127, 0, 0, 1], 0));
+        Self::start_with(any, any, Some(tls))
+    }
+
+    fn start_with(
+        grpc_addr: SocketAddr,
+        http_addr: SocketAddr,
+        tls: Option<ReceiverTls>,
+    ) -> anyhow::Result<Self> {
+        wasmtrace::telemetry::install_crypto_provider();
+        let is_tls = tls.is_some();
         let grpc = std::net::TcpListener::bind(grpc_addr).context("binding the gRPC port")?;
         let http = std::net::TcpListener::bind(http_addr).context("binding the HTTP port")?;
         grpc.set_nonblocking(true)?;
@@ -260,7 +324,7 @@ impl OtlpReceiver {
                         return;
                     }
                 };
-                runtime.block_on(serve(thread_shared, grpc, http, ready_tx, shutdown_rx));
+                runtime.block_on(serve(thread_shared, grpc, http, tls, ready_tx, shutdown_rx));
                 // Dropping the runtime cancels every connection task.
             })
             .context("spawning the receiver thread")?;
@@ -268,6 +332,7 @@ impl OtlpReceiver {
         let receiver = OtlpReceiver {
             grpc_addr,
             http_addr,
+            tls: is_tls,
             shared,
             shutdown: Some(shutdown_tx),
             thread: Some(thread),
@@ -279,20 +344,37 @@ impl OtlpReceiver {
         }
     }
 
-    /// The gRPC endpoint, `http://127.0.0.1:PORT`.
-    pub fn grpc_endpoint(&self) -> String {
-        format!("http://{}", self.grpc_addr)
+    fn scheme(&self) -> &'static str {
+        if self.tls { "https" } else { "http" }
     }
 
-    /// The HTTP base endpoint, `http://127.0.0.1:PORT` (traces are posted to
-    /// `/v1/traces` under it).
+    /// The gRPC endpoint, `http://127.0.0.1:PORT` (`https` over TLS).
+    pub fn grpc_endpoint(&self) -> String {
+        format!("{}://{}", self.scheme(), self.grpc_addr)
+    }
+
+    /// The HTTP base endpoint, `http://127.0.0.1:PORT` (`https` over TLS;
+    /// traces are posted to `/v1/traces` under it, metrics to
+    /// `/v1/metrics`).
     pub fn http_endpoint(&self) -> String {
-        format!("http://{}", self.http_addr)
+        format!("{}://{}", self.scheme(), self.http_addr)
     }
 
     /// The full HTTP traces URL, `http://127.0.0.1:PORT/v1/traces`.
     pub fn http_traces_url(&self) -> String {
-        format!("http://{}/v1/traces", self.http_addr)
+        format!("{}/v1/traces", self.http_endpoint())
+    }
+
+    /// Answers the next OTLP/HTTP traces requests with `replies`, in order;
+    /// then as usual (200, everything taken).
+    pub fn script_http(&self, replies: impl IntoIterator<Item = HttpReply>) {
+        self.shared.lock().script.extend(replies);
+    }
+
+    /// Every OTLP/HTTP request so far, answered or refused, in arrival
+    /// order.
+    pub fn http_attempts(&self) -> Vec<HttpAttempt> {
+        self.shared.lock().attempts.clone()
     }
 
     /// Address of the gRPC listener.
@@ -446,6 +528,7 @@ async fn serve(
     shared: Arc<Shared>,
     grpc: std::net::TcpListener,
     http: std::net::TcpListener,
+    tls: Option<ReceiverTls>,
     ready: mpsc::Sender<anyhow::Result<()>>,
     shutdown: oneshot::Receiver<()>,
 ) {
@@ -474,10 +557,36 @@ async fn serve(
         shared: shared.clone(),
     })
     .accept_compressed(CompressionEncoding::Gzip);
+    let mut builder = tonic::transport::Server::builder();
+    let mut acceptor = None;
+    if let Some(tls) = &tls {
+        use tonic::transport::{Certificate, Identity, ServerTlsConfig};
+        let mut config = ServerTlsConfig::new().identity(Identity::from_pem(
+            &tls.pki.server_cert_pem,
+            &tls.pki.server_key_pem,
+        ));
+        if tls.require_client_cert {
+            config = config.client_ca_root(Certificate::from_pem(&tls.pki.ca_pem));
+        }
+        let configured = builder
+            .tls_config(config)
+            .map_err(anyhow::Error::new)
+            .and_then(|b| Ok((b, tls.pki.server_config(tls.require_client_cert)?)));
+        match configured {
+            Ok((b, server_config)) => {
+                builder = b;
+                acceptor = Some(tokio_rustls::TlsAcceptor::from(server_config));
+            }
+            Err(e) => {
+                let _ = ready.send(Err(e.context("configuring TLS")));
+                return;
+            }
+        }
+    }
     let grpc_shared = shared.clone();
     let grpc_task = tokio::spawn(async move {
         let incoming = tonic::transport::server::TcpIncoming::from(grpc);
-        if let Err(e) = tonic::transport::Server::builder()
+        if let Err(e) = builder
             .add_service(metrics)
             .add_service(service)
             .serve_with_incoming(incoming)
@@ -486,7 +595,7 @@ async fn serve(
             grpc_shared.reject(format!("gRPC server stopped: {e}"));
         }
     });
-    let http_task = tokio::spawn(serve_http(shared, http));
+    let http_task = tokio::spawn(serve_http(shared, http, acceptor));
     let _ = ready.send(Ok(()));
 
     let _ = shutdown.await;
@@ -505,8 +614,15 @@ impl TraceService for GrpcService {
         request: tonic::Request<ExportTraceServiceRequest>,
     ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
         let headers = header_map(request.metadata().clone().into_headers());
-        self.shared
-            .record(Transport::Grpc, headers, request.into_inner());
+        let client_certificates = request.peer_certs().map_or(0, |c| c.len());
+        let gzip = headers.get("grpc-encoding").map(String::as_str) == Some("gzip");
+        self.shared.record(ReceivedRequest {
+            transport: Transport::Grpc,
+            headers,
+            gzip,
+            client_certificates,
+            request: request.into_inner(),
+        });
         Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
     }
 }
@@ -529,7 +645,11 @@ fn header_map(headers: http::HeaderMap) -> BTreeMap<String, String> {
         .collect()
 }
 
-async fn serve_http(shared: Arc<Shared>, listener: tokio::net::TcpListener) {
+async fn serve_http(
+    shared: Arc<Shared>,
+    listener: tokio::net::TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) {
     loop {
         let stream = match listener.accept().await {
             Ok((stream, _)) => stream,
@@ -540,17 +660,39 @@ async fn serve_http(shared: Arc<Shared>, listener: tokio::net::TcpListener) {
             }
         };
         let shared = shared.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req| {
-                let shared = shared.clone();
-                async move { Ok::<_, Infallible>(handle_http(&shared, req).await) }
-            });
-            let _ =
-                hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
-                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                    .await;
+            match tls {
+                None => serve_connection(shared, stream, 0).await,
+                Some(acceptor) => {
+                    // A refused handshake (no client certificate under
+                    // mTLS, a client that distrusts us) ends here.
+                    let Ok(stream) = acceptor.accept(stream).await else {
+                        return;
+                    };
+                    let certs = stream
+                        .get_ref()
+                        .1
+                        .peer_certificates()
+                        .map_or(0, |c| c.len());
+                    serve_connection(shared, stream, certs).await;
+                }
+            }
         });
     }
+}
+
+async fn serve_connection<S>(shared: Arc<Shared>, stream: S, client_certificates: usize)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |req| {
+        let shared = shared.clone();
+        async move { Ok::<_, Infallible>(handle_http(&shared, req, client_certificates).await) }
+    });
+    let _ = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
+        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+        .await;
 }
 
 fn plain(status: StatusCode, text: String) -> Response<Full<Bytes>> {
@@ -563,33 +705,75 @@ fn plain(status: StatusCode, text: String) -> Response<Full<Bytes>> {
     resp
 }
 
-async fn handle_http(shared: &Shared, req: Request<Incoming>) -> Response<Full<Bytes>> {
-    match handle_http_inner(shared, req).await {
-        Ok(resp) => resp,
-        Err((status, msg)) => {
-            shared.reject(format!("HTTP {status}: {msg}"));
-            plain(status, msg)
+async fn handle_http(
+    shared: &Shared,
+    req: Request<Incoming>,
+    client_certificates: usize,
+) -> Response<Full<Bytes>> {
+    let path = req.uri().path().to_owned();
+    // Scripts are for traces: a metrics flush must not eat them.
+    let scripted = match path.as_str() {
+        "/v1/traces" => shared.lock().script.pop_front(),
+        _ => None,
+    };
+    let resp = match scripted {
+        Some(HttpReply::Status {
+            status,
+            retry_after,
+        }) => {
+            let mut resp = plain(
+                StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                format!("scripted {status}"),
+            );
+            if let Some(after) = retry_after.and_then(|a| http::HeaderValue::from_str(&a).ok()) {
+                resp.headers_mut().insert(http::header::RETRY_AFTER, after);
+            }
+            resp
         }
-    }
+        partial => {
+            let partial = match partial {
+                Some(HttpReply::PartialSuccess { rejected, message }) => Some((rejected, message)),
+                _ => None,
+            };
+            match handle_http_inner(shared, req, client_certificates, partial).await {
+                Ok(resp) => resp,
+                Err((status, msg)) => {
+                    shared.reject(format!("HTTP {status}: {msg}"));
+                    plain(status, msg)
+                }
+            }
+        }
+    };
+    shared.lock().attempts.push(HttpAttempt {
+        path,
+        status: resp.status().as_u16(),
+        at: Instant::now(),
+    });
+    shared.changed.notify_all();
+    resp
 }
 
 async fn handle_http_inner(
     shared: &Shared,
     req: Request<Incoming>,
+    client_certificates: usize,
+    partial: Option<(i64, String)>,
 ) -> Result<Response<Full<Bytes>>, (StatusCode, String)> {
-    if req.uri().path() != "/v1/traces" {
-        return Err((
-            StatusCode::NOT_FOUND,
-            format!(
-                "no such path {} (traces go to /v1/traces)",
-                req.uri().path()
-            ),
-        ));
-    }
+    let path = req.uri().path().to_owned();
+    let metrics = match path.as_str() {
+        "/v1/traces" => false,
+        "/v1/metrics" => true,
+        _ => {
+            return Err((
+                StatusCode::NOT_FOUND,
+                format!("no such path {path} (traces go to /v1/traces, metrics to /v1/metrics)"),
+            ));
+        }
+    };
     if req.method() != http::Method::POST {
         return Err((
             StatusCode::METHOD_NOT_ALLOWED,
-            format!("{} /v1/traces: only POST is accepted", req.method()),
+            format!("{} {path}: only POST is accepted", req.method()),
         ));
     }
     let header = |name: http::header::HeaderName| {
@@ -620,14 +804,20 @@ async fn handle_http_inner(
         .await
         .map_err(|e| (StatusCode::BAD_REQUEST, format!("reading the body: {e}")))?
         .to_bytes();
-    let body: Vec<u8> = match encoding.as_str() {
-        "" | "identity" => body.to_vec(),
+    let (body, gzip): (Vec<u8>, bool) = match encoding.as_str() {
+        "" | "identity" => (body.to_vec(), false),
         "gzip" => {
+            if !body.starts_with(&[0x1f, 0x8b]) {
+                return Err((
+                    StatusCode::BAD_REQUEST,
+                    "Content-Encoding: gzip, but the body is not gzip".to_owned(),
+                ));
+            }
             let mut out = Vec::new();
             flate2::read::GzDecoder::new(&body[..])
                 .read_to_end(&mut out)
                 .map_err(|e| (StatusCode::BAD_REQUEST, format!("bad gzip body: {e}")))?;
-            out
+            (out, true)
         }
         other => {
             return Err((
@@ -636,28 +826,65 @@ async fn handle_http_inner(
             ));
         }
     };
-
-    let (request, response_body, response_type) = match transport {
-        Transport::HttpJson => {
-            let request: ExportTraceServiceRequest = serde_json::from_slice(&body)
-                .map_err(|e| (StatusCode::BAD_REQUEST, format!("bad OTLP/JSON body: {e}")))?;
-            let resp = serde_json::to_vec(&ExportTraceServiceResponse::default())
-                .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-            (request, resp, "application/json")
-        }
-        _ => {
-            let request = ExportTraceServiceRequest::decode(&body[..])
-                .map_err(|e| (StatusCode::BAD_REQUEST, format!("bad protobuf body: {e}")))?;
-            let resp = ExportTraceServiceResponse::default().encode_to_vec();
-            (request, resp, "application/x-protobuf")
-        }
+    let json = transport == Transport::HttpJson;
+    let bad = |e: String| {
+        let what = if json { "OTLP/JSON" } else { "protobuf" };
+        (StatusCode::BAD_REQUEST, format!("bad {what} body: {e}"))
     };
-    shared.record(transport, headers, request);
-
+    let (rejected, message) = partial.unwrap_or_default();
+    let response_body = if metrics {
+        let request: ExportMetricsServiceRequest = if json {
+            serde_json::from_slice(&body).map_err(|e| bad(e.to_string()))?
+        } else {
+            ExportMetricsServiceRequest::decode(&body[..]).map_err(|e| bad(e.to_string()))?
+        };
+        shared.record_metrics(&request);
+        response(json, "rejectedDataPoints", rejected, &message)
+    } else {
+        let request: ExportTraceServiceRequest = if json {
+            serde_json::from_slice(&body).map_err(|e| bad(e.to_string()))?
+        } else {
+            ExportTraceServiceRequest::decode(&body[..]).map_err(|e| bad(e.to_string()))?
+        };
+        shared.record(ReceivedRequest {
+            transport,
+            headers,
+            gzip,
+            client_certificates,
+            request,
+        });
+        response(json, "rejectedSpans", rejected, &message)
+    };
     let mut resp = Response::new(Full::new(Bytes::from(response_body)));
     resp.headers_mut().insert(
         http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static(response_type),
+        http::HeaderValue::from_static(if json {
+            "application/json"
+        } else {
+            "application/x-protobuf"
+        }),
     );
     Ok(resp)
+}
+
+/// An export response body, with a partial success when `rejected` or
+/// `message` say so. The traces, metrics and logs responses share one
+/// protobuf layout, so the traces type encodes them all.
+fn response(json: bool, field: &str, rejected: i64, message: &str) -> Vec<u8> {
+    let partial = rejected != 0 || !message.is_empty();
+    if json {
+        let body = if partial {
+            serde_json::json!({ "partialSuccess": { field: rejected, "errorMessage": message } })
+        } else {
+            serde_json::json!({})
+        };
+        return body.to_string().into_bytes();
+    }
+    ExportTraceServiceResponse {
+        partial_success: partial.then(|| ExportTracePartialSuccess {
+            rejected_spans: rejected,
+            error_message: message.to_owned(),
+        }),
+    }
+    .encode_to_vec()
 }

@@ -33,9 +33,11 @@ enum Command {
     /// Load a component, call its handler (or `wasi:cli/run`) inside an
     /// invocation span, print the result and export the trace.
     ///
-    /// Export follows the standard OTEL_* variables; with no OTLP endpoint
-    /// set, each finished trace is printed on stderr as a waterfall (or a
-    /// tree: --console tree).
+    /// Export follows the standard OTEL_* variables (OTEL_EXPORTER_OTLP_ENDPOINT,
+    /// _PROTOCOL, _HEADERS, _COMPRESSION=gzip, _TIMEOUT, _CERTIFICATE for a
+    /// private CA, _CLIENT_CERTIFICATE and _CLIENT_KEY for mTLS, each also
+    /// per signal); with no OTLP endpoint set, each finished trace is
+    /// printed on stderr as a waterfall (or a tree: --console tree).
     Run(RunArgs),
     /// Serve HTTP/1.1 with a plugin that exports `wasi:http/incoming-handler`
     /// (the `wasi:http/proxy` world): a fresh instance per request, each
@@ -351,10 +353,28 @@ fn set_samplers(telemetry: &Telemetry, specs: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The one-line warning for spans the collector did not get, if any.
+fn warn_undelivered(delivery: &wasmtrace::telemetry::DeliveryStats) {
+    if delivery.undelivered() > 0 {
+        // With the cause, such as a certificate the CA does not vouch for.
+        let reason = delivery
+            .reason()
+            .map(|r| format!(": {r}"))
+            .unwrap_or_default();
+        eprintln!(
+            "warning: {} of {} spans could not be delivered to the collector{reason}",
+            delivery.undelivered(),
+            delivery.ended()
+        );
+    }
+}
+
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let (telemetry, limits) = args.options.telemetry()?;
     let served = serve_until_stopped(&args, &telemetry, limits);
+    let delivery = telemetry.delivery_handle();
     let flushed = telemetry.shutdown(FLUSH_TIMEOUT);
+    warn_undelivered(&delivery);
     served?;
     if let Err(err) = flushed {
         eprintln!("warning: {err:#}");
@@ -421,13 +441,7 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     if let Some(stats) = stats.filter(|_| console) {
         eprintln!("tracing: {}", stats.summary());
     }
-    if delivery.undelivered() > 0 {
-        eprintln!(
-            "warning: {} of {} spans could not be delivered to the collector",
-            delivery.undelivered(),
-            delivery.ended()
-        );
-    }
+    warn_undelivered(&delivery);
     let code = match result {
         Ok(output) => {
             // A reader that went away (`| head`) is not an error of ours.

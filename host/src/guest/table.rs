@@ -708,7 +708,7 @@ impl SpanTable {
             cx
         } else {
             self.counts.bytes_dropped += cost;
-            Context::new().with_remote_span_context(sc)
+            crate::propagation::span_only(&cx)
         };
         self.new_context(cx, self.base_depth)
     }
@@ -735,11 +735,12 @@ impl SpanTable {
 
     pub(crate) fn span_context(&mut self, handle: Handle) -> WitSpanContext {
         if let Some(index) = self.span_index(handle) {
-            return (&self.spans[index].sc).into();
+            let entry = &self.spans[index];
+            return guest_span_context(&entry.sc, &entry.parent_cx);
         }
         let (cx, _) = self.resolve_known(handle);
         let sc = span_context_with_random(cx.span().span_context(), &cx);
-        (&sc).into()
+        guest_span_context(&sc, &cx)
     }
 
     pub(crate) fn baggage(&mut self, handle: Handle) -> Vec<(String, String)> {
@@ -815,15 +816,25 @@ impl Drop for SpanTable {
     }
 }
 
+/// The guest's view of `sc` in `cx`: with the `tracestate` its trace was
+/// received with, which opentelemetry's `TraceState` may not hold in full.
+fn guest_span_context(sc: &SpanContext, cx: &Context) -> WitSpanContext {
+    let mut out = WitSpanContext::from(sc);
+    out.trace_state = crate::propagation::tracestate_header(cx, sc);
+    out
+}
+
 /// `sc` with the W3C random flag when its trace id was made at random: by
 /// this host for a new trace (no valid parent in `parent_cx`), or upstream
-/// when the parent said so. The SDK keeps only the sampled bit when it
-/// builds a span.
+/// when the parent said so (in its flags, or, for a span the SDK did not
+/// sample or a trace the host started, in the context's W3C overlay). The
+/// SDK never sets the flag itself.
 fn span_context_with_random(sc: &SpanContext, parent_cx: &Context) -> SpanContext {
     let parent = parent_cx.span();
     let parent = parent.span_context();
     let random = if parent.is_valid() && parent.trace_id() == sc.trace_id() {
-        parent.trace_flags() & RANDOM == RANDOM
+        // The flags first: the overlay is a map lookup.
+        parent.trace_flags() & RANDOM == RANDOM || crate::propagation::is_random(parent_cx, parent)
     } else {
         sc.is_valid()
     };

@@ -206,7 +206,8 @@ impl WasiHttpHooks for WasmtraceCtx {
                     .with_kind(SpanKind::Client)
                     .with_attributes(attributes)
                     .start_with_context(&http.tracer, &parent.cx);
-                ClientSpan::new(parent.cx.with_span(span))
+                let cx = parent.cx.with_span(span);
+                ClientSpan::new(crate::propagation::mark_new_trace(&parent.cx, cx))
             }
             // Past the span budget the request still goes, untraced, and
             // carries the guest's current context on.

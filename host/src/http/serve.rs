@@ -189,7 +189,7 @@ impl HttpServer {
             .with_kind(SpanKind::Server)
             .with_attributes(attributes)
             .start_with_context(tracer, &parent);
-        let cx = parent.with_span(span);
+        let cx = crate::propagation::mark_new_trace(&parent, parent.with_span(span));
 
         let (tx, rx) = tokio::sync::oneshot::channel();
         let server = self.clone();

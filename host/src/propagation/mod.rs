@@ -3,7 +3,7 @@
 //! outbound client.
 //!
 //! The propagators are our own, written to the letter of the W3C specs:
-//! [`w3c`] (Trace Context Level 1, `tracecontext`), [`baggage`] (W3C
+//! [`w3c`] (Trace Context Level 2, `tracecontext`), [`baggage`] (W3C
 //! Baggage, `baggage`) and [`x_trace_id`] (the guide's `x-trace-id`
 //! compatibility header, opt-in as `xtraceid`).
 
@@ -16,6 +16,7 @@ pub use w3c::TraceContextPropagator;
 pub use x_trace_id::XTraceIdPropagator;
 
 pub(crate) use baggage::with_entries as baggage_with_entries;
+pub(crate) use w3c::{is_random, mark_new_trace, span_only, tracestate_header};
 
 use opentelemetry::Context;
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};

@@ -1,7 +1,8 @@
 //! Counting what reached the collector: every sampled span handed to the
-//! export queue is delivered, dropped from a full queue, or lost in a batch
-//! the collector refused; losses are also counted per plugin, so that each
-//! plugin's [`crate::TracingStats`] can say what it lost.
+//! export queue is delivered, dropped from a full queue, lost in a batch
+//! the collector refused, or rejected by a collector that took the batch
+//! (an OTLP partial success); losses are also counted per plugin, so that
+//! each plugin's [`crate::TracingStats`] can say what it lost.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -14,8 +15,20 @@ pub struct DeliveryStats {
     delivered: AtomicU64,
     failed: AtomicU64,
     queue_dropped: AtomicU64,
+    rejected: AtomicU64,
     /// Spans lost (queue or export), by the plugin that made them.
     lost: Mutex<HashMap<String, u64>>,
+    /// Why the last failed export failed, and why the collector last
+    /// rejected spans.
+    last_error: Mutex<Option<String>>,
+    last_rejection: Mutex<Option<String>>,
+    /// The cause of the current export's transport error, noted by the
+    /// HTTP client for the export's failure to carry.
+    transport_error: Mutex<Option<String>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl DeliveryStats {
@@ -24,9 +37,45 @@ impl DeliveryStats {
         self.ended.load(Ordering::Relaxed)
     }
 
-    /// Spans the collector accepted.
+    /// Spans the collector accepted (the spans of the batches it took, less
+    /// those it [rejected](Self::rejected)).
     pub fn delivered(&self) -> u64 {
-        self.delivered.load(Ordering::Relaxed)
+        self.delivered
+            .load(Ordering::Relaxed)
+            .saturating_sub(self.rejected())
+    }
+
+    /// Spans the collector took a batch of but rejected, as its OTLP/HTTP
+    /// partial success said (not attributed to plugins: the response only
+    /// counts them).
+    pub fn rejected(&self) -> u64 {
+        self.rejected.load(Ordering::Relaxed)
+    }
+
+    /// Why the last failed export failed, with the transport's causes (for
+    /// example `invalid peer certificate: UnknownIssuer`); `None` if none
+    /// failed.
+    pub fn last_error(&self) -> Option<String> {
+        lock(&self.last_error).clone()
+    }
+
+    /// What the collector said when it last rejected spans.
+    pub fn last_rejection(&self) -> Option<String> {
+        lock(&self.last_rejection).clone()
+    }
+
+    /// One line on why spans were not delivered, if anything says.
+    pub fn reason(&self) -> Option<String> {
+        match (self.last_error(), self.rejected()) {
+            (Some(error), _) => Some(error),
+            (None, 0) => None,
+            (None, n) => Some(match self.last_rejection() {
+                Some(message) if !message.is_empty() => {
+                    format!("the collector rejected {n} spans: {message}")
+                }
+                _ => format!("the collector rejected {n} spans"),
+            }),
+        }
     }
 
     /// Spans in batches the exporter failed to send.
@@ -72,6 +121,16 @@ impl DeliveryStats {
         self.queue_dropped.fetch_add(n, Ordering::Relaxed);
     }
 
+    /// Notes why an export failed, with the transport error the HTTP client
+    /// saw during it, if any.
+    pub(crate) fn note_failure(&self, error: &str) {
+        let cause = lock(&self.transport_error).take();
+        *lock(&self.last_error) = Some(match cause {
+            Some(cause) => format!("{error} ({cause})"),
+            None => error.to_owned(),
+        });
+    }
+
     pub(crate) fn count_lost(&self, owner: &str, n: u64) {
         let mut lost = self.lost.lock().unwrap_or_else(|e| e.into_inner());
         match lost.get_mut(owner) {
@@ -80,5 +139,16 @@ impl DeliveryStats {
                 lost.insert(owner.to_owned(), n);
             }
         }
+    }
+}
+
+impl super::otlp::ExportObserver for DeliveryStats {
+    fn rejected(&self, items: u64, message: &str) {
+        self.rejected.fetch_add(items, Ordering::Relaxed);
+        *lock(&self.last_rejection) = Some(message.to_owned());
+    }
+
+    fn transport_error(&self, error: String) {
+        *lock(&self.transport_error) = Some(error);
     }
 }

@@ -1,5 +1,6 @@
 //! Export: the tracer provider, configured from the standard `OTEL_*`
-//! variables, with OTLP over gRPC or HTTP, the embedded console default, the
+//! variables, with OTLP over gRPC or HTTP ([`otlp`]: TLS, compression,
+//! headers, timeouts per signal), the embedded console default, the
 //! OTLP/JSON file and the HTML page.
 
 mod console;
@@ -8,6 +9,7 @@ mod dropped;
 mod html_file;
 mod local;
 mod metrics;
+pub mod otlp;
 mod otlp_json;
 mod pending;
 mod queue;
@@ -17,6 +19,7 @@ pub use delivery::DeliveryStats;
 pub(crate) use dropped::{Dropped, while_ending};
 pub use dropped::{DroppedCounts, apply_dropped_counts};
 pub use html_file::HtmlFileExporter;
+pub use otlp::install_crypto_provider;
 pub use otlp_json::OtlpJsonFileExporter;
 pub use queue::QueueConfig;
 
@@ -30,7 +33,7 @@ use queue::ExportQueue;
 
 use anyhow::{Context as _, bail};
 use opentelemetry::KeyValue;
-use opentelemetry_otlp::{Protocol, WithExportConfig};
+use opentelemetry_otlp::Protocol;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider, SpanLimits};
 use std::path::PathBuf;
@@ -107,12 +110,7 @@ pub fn protocol_from_env() -> anyhow::Result<Protocol> {
             None => return Ok(Protocol::Grpc),
         },
     };
-    match value.as_str() {
-        "grpc" => Ok(Protocol::Grpc),
-        "http/protobuf" => Ok(Protocol::HttpBinary),
-        "http/json" => Ok(Protocol::HttpJson),
-        other => bail!("{var}={other:?} is not a protocol (use grpc, http/protobuf or http/json)"),
-    }
+    otlp::parse_protocol(var, &value)
 }
 
 /// `OTEL_METRICS_EXPORTER`: `otlp` (the default) or `none`.
@@ -156,6 +154,8 @@ pub struct Telemetry {
     delivery: Arc<DeliveryStats>,
     sampler: PluginSampler,
     meter_provider: SdkMeterProvider,
+    /// What the metric exporter's HTTP client saw, for the flush's error.
+    metric_notes: Arc<otlp::ExportNotes>,
     // Dropped after the provider is shut down: the gRPC channel lives here.
     _runtime: Option<tokio::runtime::Runtime>,
 }
@@ -204,9 +204,10 @@ impl Telemetry {
     }
 
     /// The meter provider the runtime's own metrics ([`PluginMetrics`]) are
-    /// reported with: OTLP (same endpoint and protocol as traces) when
-    /// traces go over OTLP and `OTEL_METRICS_EXPORTER` is not `none`;
-    /// otherwise it records nothing.
+    /// reported with: OTLP when traces go over OTLP and
+    /// `OTEL_METRICS_EXPORTER` is not `none` (the builder's endpoint and
+    /// protocol, else `OTEL_EXPORTER_OTLP_METRICS_*`, else the generic
+    /// `OTEL_EXPORTER_OTLP_*`); otherwise it records nothing.
     pub fn meter_provider(&self) -> &SdkMeterProvider {
         &self.meter_provider
     }
@@ -226,7 +227,11 @@ impl Telemetry {
         match metrics {
             // Nothing to flush when metrics are not exported.
             Ok(()) | Err(OTelSdkError::AlreadyShutdown) => Ok(()),
-            Err(e) => Err(anyhow::Error::new(e).context("flushing metrics at shutdown")),
+            Err(e) => Err(match self.metric_notes.last_error() {
+                Some(cause) => anyhow::anyhow!("{e} ({cause})"),
+                None => anyhow::Error::new(e),
+            }
+            .context("flushing metrics at shutdown")),
         }
     }
 }
@@ -287,8 +292,11 @@ impl TelemetryBuilder {
 
     /// Builds the provider. Errors name the variable or file at fault.
     pub fn build(self) -> anyhow::Result<Telemetry> {
+        // Before any TLS client is built (ours, and wasmtime-wasi-http's).
+        otlp::install_crypto_provider();
         let disabled = sdk_disabled();
         let resource = self.resource();
+        let explicit_exporter = self.exporter.is_some();
         let exporter = match self.exporter {
             Some(e) => e,
             None if disabled => TracesExporter::None,
@@ -309,71 +317,35 @@ impl TelemetryBuilder {
                 delivery,
                 sampler,
                 meter_provider: SdkMeterProvider::default(),
+                metric_notes: Arc::default(),
                 _runtime: None,
             });
         }
         let mut runtime = None;
         let mut sinks = Vec::new();
         let mut meter_provider = SdkMeterProvider::builder().with_resource(resource.clone());
+        let metric_notes = Arc::new(otlp::ExportNotes::default());
         match &exporter {
             TracesExporter::Otlp(protocol) => {
-                let span_exporter = match protocol {
-                    Protocol::Grpc => {
-                        // tonic needs a Tokio reactor when the channel is built.
-                        let handle = match tokio::runtime::Handle::try_current() {
-                            Ok(handle) => handle,
-                            Err(_) => {
-                                let rt = tokio::runtime::Builder::new_multi_thread()
-                                    .worker_threads(1)
-                                    .thread_name("wasmtrace-otlp")
-                                    .enable_all()
-                                    .build()
-                                    .context("starting the OTLP export runtime")?;
-                                runtime.insert(rt).handle().clone()
-                            }
-                        };
-                        let _guard = handle.enter();
-                        let mut b = opentelemetry_otlp::SpanExporter::builder().with_tonic();
-                        if let Some(endpoint) = &self.endpoint {
-                            b = b.with_endpoint(endpoint.clone());
-                        }
-                        if metrics_enabled() {
-                            let mut m = opentelemetry_otlp::MetricExporter::builder().with_tonic();
-                            if let Some(endpoint) = &self.endpoint {
-                                m = m.with_endpoint(endpoint.clone());
-                            }
-                            let m = m
-                                .build()
-                                .context("configuring the OTLP/gRPC metric exporter")?;
-                            meter_provider = meter_provider.with_periodic_exporter(m);
-                        }
-                        b.build().context("configuring the OTLP/gRPC exporter")?
-                    }
-                    http => {
-                        let mut b = opentelemetry_otlp::SpanExporter::builder()
-                            .with_http()
-                            .with_protocol(*http);
-                        if let Some(endpoint) = &self.endpoint {
-                            b = b.with_endpoint(endpoint.clone());
-                        }
-                        if metrics_enabled() {
-                            let mut m = opentelemetry_otlp::MetricExporter::builder()
-                                .with_http()
-                                .with_protocol(*http);
-                            // An explicit endpoint is the traces URL; metrics
-                            // go next to it.
-                            if let Some(endpoint) = &self.endpoint {
-                                let base = endpoint.trim_end_matches("/v1/traces");
-                                m = m.with_endpoint(format!("{base}/v1/metrics"));
-                            }
-                            let m = m
-                                .build()
-                                .context("configuring the OTLP/HTTP metric exporter")?;
-                            meter_provider = meter_provider.with_periodic_exporter(m);
-                        }
-                        b.build().context("configuring the OTLP/HTTP exporter")?
-                    }
+                let mut exporters = otlp::Exporters::default();
+                let overrides = otlp::Overrides {
+                    protocol: Some(*protocol),
+                    endpoint: self.endpoint.clone(),
                 };
+                let traces = otlp::OtlpConfig::from_env(otlp::Signal::Traces, &overrides)?;
+                let span_exporter = exporters.span_exporter(&traces, delivery.clone())?;
+                if metrics_enabled() {
+                    // A protocol given to the builder is every signal's;
+                    // otherwise metrics read their own variables.
+                    let overrides = otlp::Overrides {
+                        protocol: explicit_exporter.then_some(*protocol),
+                        ..overrides
+                    };
+                    let config = otlp::OtlpConfig::from_env(otlp::Signal::Metrics, &overrides)?;
+                    let m = exporters.metric_exporter(&config, metric_notes.clone())?;
+                    meter_provider = meter_provider.with_periodic_exporter(m);
+                }
+                runtime = exporters.into_runtime();
                 let queue_config = match self.queue_config {
                     Some(config) => config,
                     None => QueueConfig::from_env()?,
@@ -411,6 +383,7 @@ impl TelemetryBuilder {
             delivery,
             sampler,
             meter_provider: meter_provider.build(),
+            metric_notes,
             _runtime: runtime,
         })
     }

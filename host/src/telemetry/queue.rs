@@ -176,7 +176,7 @@ impl Shared {
                 state.host -= host;
                 drop(state);
                 if let Err(e) = self.export(&exporter, batch) {
-                    failure = Some(e.to_string());
+                    failure = Some(self.delivery.last_error().unwrap_or_else(|| e.to_string()));
                 }
                 state = self.lock();
                 if !(flushing || state.shutdown) {
@@ -214,11 +214,12 @@ impl Shared {
         let result = futures_executor::block_on(exporter.export(batch));
         match &result {
             Ok(()) => self.delivery.count_delivered(n),
-            Err(_) => {
+            Err(e) => {
                 for owner in &owners {
                     self.delivery.count_lost(owner, 1);
                 }
                 self.delivery.count_failed(n);
+                self.delivery.note_failure(&e.to_string());
             }
         }
         result
