@@ -150,11 +150,15 @@ impl TracingStats {
         if self.spans_lost() > 0 {
             line.push_str(&format!(", {} lost in export", self.spans_lost()));
         }
+        let plural = |n: u64, one: &str, many: &str| {
+            format!("{n} {}", if n == 1 { one } else { many })
+        };
         if self.logs() + self.logs_dropped() > 0 {
-            line.push_str(&format!("; {} log records", self.logs()));
+            line.push_str(&format!("; {}", plural(self.logs(), "log record", "log records")));
         }
         if self.measurements() + self.measurements_dropped() > 0 {
-            line.push_str(&format!("; {} measurements", self.measurements()));
+            let n = self.measurements();
+            line.push_str(&format!("; {}", plural(n, "measurement", "measurements")));
         }
         let mut parts = Vec::new();
         for (n, what) in [

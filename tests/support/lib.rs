@@ -27,7 +27,7 @@ pub use wasmtrace::testkit::{span, tree};
 
 pub use pki::TestPki;
 pub use receiver::{
-    HttpAttempt, HttpReply, OtlpReceiver, ReceivedMetricPoint, ReceivedRequest, ReceiverTls,
+    HttpAttempt, HttpReply, OtlpReceiver, ReceivedLog, ReceivedMetricPoint, ReceivedRequest, ReceiverTls,
     Transport, TransportCounts,
 };
 pub use rotel::{ForwardProtocol, Rotel, RotelConfig, RotelExporter};

@@ -1,6 +1,6 @@
 //! An in-process OTLP receiver speaking real gRPC and real HTTP, in the
-//! clear or over TLS (optionally requiring a client certificate): traces
-//! and metrics (sums and gauges) over both. Its HTTP answers can be
+//! clear or over TLS (optionally requiring a client certificate): traces,
+//! metrics (sums, gauges and histograms) and logs over both. Its HTTP answers can be
 //! scripted (error statuses with `Retry-After`, partial successes) to test
 //! an exporter's response handling.
 
@@ -28,6 +28,12 @@ use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
 };
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
+    LogsService, LogsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsServiceRequest, ExportLogsServiceResponse,
 };
 use opentelemetry_proto::tonic::metrics::v1::{metric, number_data_point};
 use prost::Message as _;
@@ -125,7 +131,7 @@ pub struct HttpAttempt {
     pub at: Instant,
 }
 
-/// One data point of a sum or gauge metric received over OTLP/gRPC.
+/// One data point of a sum, gauge or histogram metric received over OTLP.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ReceivedMetricPoint {
     /// Metric name.
@@ -134,16 +140,60 @@ pub struct ReceivedMetricPoint {
     pub unit: String,
     /// Instrumentation scope name.
     pub scope: String,
+    /// Instrumentation scope version.
+    pub scope_version: String,
+    /// Instrumentation scope attributes.
+    pub scope_attributes: BTreeMap<String, crate::AttrValue>,
+    /// The `service.name` of the resource.
+    pub service_name: String,
     /// Whether the metric is a monotonic sum (a counter).
     pub monotonic: bool,
     /// The point's attributes.
     pub attributes: BTreeMap<String, crate::AttrValue>,
-    /// The value, as a float whether it was sent as int or double.
+    /// The value, as a float whether it was sent as int or double; for a
+    /// histogram, its sum.
     pub value: f64,
+    /// For a histogram, its count (and its bucket counts).
+    pub histogram: Option<(u64, Vec<u64>)>,
+    /// OTLP's aggregation temporality (1 delta, 2 cumulative; 0 for a
+    /// gauge).
+    pub temporality: i32,
     /// Whether the value was sent as an int.
     pub is_int: bool,
     /// The point's time, unix nanoseconds.
     pub time_unix_nano: u64,
+}
+
+/// One log record received over OTLP.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReceivedLog {
+    /// Trace id, lowercase hex (empty when none).
+    pub trace_id: String,
+    /// Span id, lowercase hex (empty when none).
+    pub span_id: String,
+    /// OTLP severity number (0: unspecified).
+    pub severity_number: i32,
+    /// Severity text.
+    pub severity_text: String,
+    /// The body, rendered (strings unquoted).
+    pub body: String,
+    /// The event name.
+    pub event_name: String,
+    /// Attributes.
+    pub attributes: BTreeMap<String, crate::AttrValue>,
+    /// Instrumentation scope name and version.
+    pub scope: (String, String),
+    /// The `service.name` of the resource.
+    pub service_name: String,
+    /// Time and observed time, unix nanoseconds.
+    pub times: (u64, u64),
+}
+
+impl ReceivedLog {
+    /// The attribute `key`, if present.
+    pub fn attr(&self, key: &str) -> Option<&crate::AttrValue> {
+        self.attributes.get(key)
+    }
 }
 
 #[derive(Default)]
@@ -151,6 +201,7 @@ struct Store {
     requests: Vec<ReceivedRequest>,
     spans: Vec<ReceivedSpan>,
     metrics: Vec<ReceivedMetricPoint>,
+    logs: Vec<ReceivedLog>,
     errors: Vec<String>,
     script: VecDeque<HttpReply>,
     attempts: Vec<HttpAttempt>,
@@ -206,16 +257,54 @@ impl Shared {
     fn record_metrics(&self, request: &ExportMetricsServiceRequest) {
         let mut points = Vec::new();
         for rm in &request.resource_metrics {
+            let service_name = service_name(rm.resource.as_ref());
             for sm in &rm.scope_metrics {
-                let scope = sm
+                let (scope, scope_version, scope_attributes) = sm
                     .scope
                     .as_ref()
-                    .map(|s| s.name.clone())
+                    .map(|s| {
+                        (s.name.clone(), s.version.clone(), crate::span::attributes(&s.attributes))
+                    })
                     .unwrap_or_default();
                 for m in &sm.metrics {
+                    let temporality = match &m.data {
+                        Some(metric::Data::Sum(sum)) => sum.aggregation_temporality,
+                        Some(metric::Data::Histogram(h)) => h.aggregation_temporality,
+                        _ => 0,
+                    };
+                    let point = |monotonic, attributes, value, is_int, histogram, time| {
+                        ReceivedMetricPoint {
+                            name: m.name.clone(),
+                            unit: m.unit.clone(),
+                            scope: scope.clone(),
+                            scope_version: scope_version.clone(),
+                            scope_attributes: scope_attributes.clone(),
+                            service_name: service_name.clone(),
+                            monotonic,
+                            attributes: crate::span::attributes(attributes),
+                            value,
+                            histogram,
+                            temporality,
+                            is_int,
+                            time_unix_nano: time,
+                        }
+                    };
                     let (data_points, monotonic) = match &m.data {
                         Some(metric::Data::Sum(sum)) => (&sum.data_points, sum.is_monotonic),
                         Some(metric::Data::Gauge(g)) => (&g.data_points, false),
+                        Some(metric::Data::Histogram(h)) => {
+                            for p in &h.data_points {
+                                points.push(point(
+                                    false,
+                                    &p.attributes,
+                                    p.sum.unwrap_or_default(),
+                                    false,
+                                    Some((p.count, p.bucket_counts.clone())),
+                                    p.time_unix_nano,
+                                ));
+                            }
+                            continue;
+                        }
                         _ => continue,
                     };
                     for p in data_points {
@@ -224,21 +313,56 @@ impl Shared {
                             Some(number_data_point::Value::AsDouble(d)) => (d, false),
                             None => continue,
                         };
-                        points.push(ReceivedMetricPoint {
-                            name: m.name.clone(),
-                            unit: m.unit.clone(),
-                            scope: scope.clone(),
+                        points.push(point(
                             monotonic,
-                            attributes: crate::span::attributes(&p.attributes),
+                            &p.attributes,
                             value,
                             is_int,
-                            time_unix_nano: p.time_unix_nano,
-                        });
+                            None,
+                            p.time_unix_nano,
+                        ));
                     }
                 }
             }
         }
         self.lock().metrics.extend(points);
+        self.changed.notify_all();
+    }
+
+    fn record_logs(&self, request: &ExportLogsServiceRequest) {
+        let mut logs = Vec::new();
+        for rl in &request.resource_logs {
+            let service_name = service_name(rl.resource.as_ref());
+            for sl in &rl.scope_logs {
+                let scope = sl
+                    .scope
+                    .as_ref()
+                    .map(|s| (s.name.clone(), s.version.clone()))
+                    .unwrap_or_default();
+                for l in &sl.log_records {
+                    let body = match l.body.as_ref().and_then(|b| b.value.as_ref()) {
+                        Some(opentelemetry_proto::tonic::common::v1::any_value::Value::StringValue(
+                            s,
+                        )) => s.clone(),
+                        Some(other) => format!("{other:?}"),
+                        None => String::new(),
+                    };
+                    logs.push(ReceivedLog {
+                        trace_id: hex::encode(&l.trace_id),
+                        span_id: hex::encode(&l.span_id),
+                        severity_number: l.severity_number,
+                        severity_text: l.severity_text.clone(),
+                        body,
+                        event_name: l.event_name.clone(),
+                        attributes: crate::span::attributes(&l.attributes),
+                        scope: scope.clone(),
+                        service_name: service_name.clone(),
+                        times: (l.time_unix_nano, l.observed_time_unix_nano),
+                    });
+                }
+            }
+        }
+        self.lock().logs.extend(logs);
         self.changed.notify_all();
     }
 
@@ -430,6 +554,27 @@ impl OtlpReceiver {
         Ok(store.metrics.clone())
     }
 
+    /// Every log record received so far.
+    pub fn logs(&self) -> Vec<ReceivedLog> {
+        self.shared.lock().logs.clone()
+    }
+
+    /// Waits until the log records received so far satisfy `pred`.
+    pub fn wait_for_logs(
+        &self,
+        pred: impl Fn(&[ReceivedLog]) -> bool,
+        timeout: Duration,
+    ) -> anyhow::Result<Vec<ReceivedLog>> {
+        let (store, done) = self.shared.wait_until(timeout, |store| pred(&store.logs));
+        if !done {
+            bail!(
+                "timed out after {timeout:?} waiting for log records; received {:?}",
+                store.logs
+            );
+        }
+        Ok(store.logs.clone())
+    }
+
     /// Every accepted request so far, in arrival order.
     pub fn requests(&self) -> Vec<ReceivedRequest> {
         self.shared.lock().requests.clone()
@@ -557,6 +702,10 @@ async fn serve(
         shared: shared.clone(),
     })
     .accept_compressed(CompressionEncoding::Gzip);
+    let logs = LogsServiceServer::new(GrpcService {
+        shared: shared.clone(),
+    })
+    .accept_compressed(CompressionEncoding::Gzip);
     let mut builder = tonic::transport::Server::builder();
     let mut acceptor = None;
     if let Some(tls) = &tls {
@@ -588,6 +737,7 @@ async fn serve(
         let incoming = tonic::transport::server::TcpIncoming::from(grpc);
         if let Err(e) = builder
             .add_service(metrics)
+            .add_service(logs)
             .add_service(service)
             .serve_with_incoming(incoming)
             .await
@@ -636,6 +786,28 @@ impl MetricsService for GrpcService {
         self.shared.record_metrics(request.get_ref());
         Ok(tonic::Response::new(ExportMetricsServiceResponse::default()))
     }
+}
+
+#[tonic::async_trait]
+impl LogsService for GrpcService {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportLogsServiceRequest>,
+    ) -> Result<tonic::Response<ExportLogsServiceResponse>, tonic::Status> {
+        self.shared.record_logs(request.get_ref());
+        Ok(tonic::Response::new(ExportLogsServiceResponse::default()))
+    }
+}
+
+/// A resource's `service.name` (empty when it has none).
+fn service_name(resource: Option<&opentelemetry_proto::tonic::resource::v1::Resource>) -> String {
+    resource
+        .and_then(|r| {
+            crate::span::attributes(&r.attributes)
+                .get("service.name")
+                .map(|v| v.to_string().trim_matches('"').to_owned())
+        })
+        .unwrap_or_default()
 }
 
 fn header_map(headers: http::HeaderMap) -> BTreeMap<String, String> {
@@ -760,13 +932,17 @@ async fn handle_http_inner(
     partial: Option<(i64, String)>,
 ) -> Result<Response<Full<Bytes>>, (StatusCode, String)> {
     let path = req.uri().path().to_owned();
-    let metrics = match path.as_str() {
-        "/v1/traces" => false,
-        "/v1/metrics" => true,
+    let signal = match path.as_str() {
+        "/v1/traces" => HttpSignal::Traces,
+        "/v1/metrics" => HttpSignal::Metrics,
+        "/v1/logs" => HttpSignal::Logs,
         _ => {
             return Err((
                 StatusCode::NOT_FOUND,
-                format!("no such path {path} (traces go to /v1/traces, metrics to /v1/metrics)"),
+                format!(
+                    "no such path {path} (traces go to /v1/traces, metrics to /v1/metrics, \
+                     logs to /v1/logs)"
+                ),
             ));
         }
     };
@@ -832,7 +1008,7 @@ async fn handle_http_inner(
         (StatusCode::BAD_REQUEST, format!("bad {what} body: {e}"))
     };
     let (rejected, message) = partial.unwrap_or_default();
-    let response_body = if metrics {
+    let response_body = if signal == HttpSignal::Metrics {
         let request: ExportMetricsServiceRequest = if json {
             serde_json::from_slice(&body).map_err(|e| bad(e.to_string()))?
         } else {
@@ -840,6 +1016,14 @@ async fn handle_http_inner(
         };
         shared.record_metrics(&request);
         response(json, "rejectedDataPoints", rejected, &message)
+    } else if signal == HttpSignal::Logs {
+        let request: ExportLogsServiceRequest = if json {
+            serde_json::from_slice(&body).map_err(|e| bad(e.to_string()))?
+        } else {
+            ExportLogsServiceRequest::decode(&body[..]).map_err(|e| bad(e.to_string()))?
+        };
+        shared.record_logs(&request);
+        response(json, "rejectedLogRecords", rejected, &message)
     } else {
         let request: ExportTraceServiceRequest = if json {
             serde_json::from_slice(&body).map_err(|e| bad(e.to_string()))?
@@ -865,6 +1049,14 @@ async fn handle_http_inner(
         }),
     );
     Ok(resp)
+}
+
+/// The signal of an OTLP/HTTP path.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum HttpSignal {
+    Traces,
+    Metrics,
+    Logs,
 }
 
 /// An export response body, with a partial success when `rejected` or

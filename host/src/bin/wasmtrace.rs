@@ -214,7 +214,7 @@ impl PluginOptions {
             allowed_http_hosts: self.allow_http.clone(),
             delivery: Some(telemetry.delivery_handle()),
         };
-        let runtime = Runtime::new(telemetry.provider(), config)?;
+        let runtime = Runtime::new(telemetry.providers(), config)?;
         let metrics = PluginMetrics::new(&telemetry.meter_provider().meter("wasmtrace"));
         let plugin = runtime.load_file(main)?;
         metrics.track(&plugin);

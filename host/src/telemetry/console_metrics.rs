@@ -4,7 +4,7 @@
 //! collection when it exits; `serve` also prints one each export interval
 //! (`OTEL_METRIC_EXPORT_INTERVAL`, 60 s by default).
 
-use crate::view::text::escape;
+use crate::view::text::printable as escape;
 use opentelemetry::KeyValue;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::metrics::Temporality;
@@ -15,7 +15,10 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// Prints each collection of metrics.
+/// The scope of the runtime's own metrics ([`super::PluginMetrics`]).
+const RUNTIME_SCOPE: &str = "wasmtrace";
+
+/// Prints each collection of guests' metrics.
 pub struct ConsoleMetricExporter {
     out: Arc<Mutex<dyn Write + Send>>,
 }
@@ -79,7 +82,13 @@ fn attributes<'a>(attributes: impl Iterator<Item = &'a KeyValue>) -> String {
 /// One collection as text: nothing when it holds no data point.
 pub fn render_metrics(metrics: &ResourceMetrics) -> String {
     let mut out = String::new();
-    for scope in metrics.scope_metrics() {
+    let mut scopes: Vec<_> = metrics
+        .scope_metrics()
+        // The runtime's own metrics are in the summary line already.
+        .filter(|s| s.scope().name() != RUNTIME_SCOPE)
+        .collect();
+    scopes.sort_by_key(|s| (s.scope().name().to_owned(), s.scope().version().map(str::to_owned)));
+    for scope in scopes {
         let mut block = String::new();
         for metric in scope.metrics() {
             let unit = if metric.unit().is_empty() {

@@ -4,6 +4,7 @@
 //! OTLP/JSON file and the HTML page.
 
 mod console;
+mod console_metrics;
 mod delivery;
 mod dropped;
 mod html_file;
@@ -15,6 +16,7 @@ mod pending;
 mod queue;
 
 pub use console::ConsoleExporter;
+pub use console_metrics::{ConsoleMetricExporter, render_metrics};
 pub use delivery::DeliveryStats;
 pub(crate) use dropped::{Dropped, while_ending};
 pub use dropped::{DroppedCounts, apply_dropped_counts};
@@ -28,7 +30,9 @@ use crate::view::TextFormat;
 use local::{LocalSink, LocalSinks};
 pub use metrics::PluginMetrics;
 use opentelemetry_sdk::error::OTelSdkError;
-use opentelemetry_sdk::metrics::SdkMeterProvider;
+use crate::plugin_telemetry::Providers;
+use opentelemetry_sdk::logs::SdkLoggerProvider;
+use opentelemetry_sdk::metrics::{SdkMeterProvider, Temporality};
 use queue::ExportQueue;
 
 use anyhow::{Context as _, bail};
@@ -113,13 +117,53 @@ pub fn protocol_from_env() -> anyhow::Result<Protocol> {
     otlp::parse_protocol(var, &value)
 }
 
-/// `OTEL_METRICS_EXPORTER`: `otlp` (the default) or `none`.
+/// `OTEL_METRICS_EXPORTER`: `otlp`, `console` or `none` (default: as
+/// traces go).
 pub const OTEL_METRICS_EXPORTER: &str = "OTEL_METRICS_EXPORTER";
+/// `OTEL_LOGS_EXPORTER`: `otlp`, `console` or `none` (default: as traces
+/// go).
+pub const OTEL_LOGS_EXPORTER: &str = "OTEL_LOGS_EXPORTER";
+/// `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE`: `cumulative` (the
+/// default), `delta` or `lowmemory`.
+pub const OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: &str =
+    "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE";
 
-/// Whether the runtime's metrics are exported (when traces go over OTLP):
-/// unless `OTEL_METRICS_EXPORTER` is `none`.
-fn metrics_enabled() -> bool {
-    !env_value(OTEL_METRICS_EXPORTER).is_some_and(|v| v.eq_ignore_ascii_case("none"))
+/// Where metrics or logs go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SignalExport {
+    Otlp,
+    Console,
+    None,
+}
+
+/// A signal's exporter from `var`; unset, the signal goes where traces go
+/// (OTLP, the embedded console, or nowhere).
+fn signal_export(var: &str, traces: &TracesExporter) -> anyhow::Result<SignalExport> {
+    match env_value(var).map(|v| v.to_ascii_lowercase()).as_deref() {
+        Some("otlp") => Ok(SignalExport::Otlp),
+        Some("console") => Ok(SignalExport::Console),
+        Some("none") => Ok(SignalExport::None),
+        Some(other) => bail!("{var}={other:?} is not supported (use otlp, console or none)"),
+        None => Ok(match traces {
+            TracesExporter::Otlp(_) => SignalExport::Otlp,
+            TracesExporter::Console => SignalExport::Console,
+            TracesExporter::None => SignalExport::None,
+        }),
+    }
+}
+
+/// The temporality OTLP metrics are exported with, per
+/// `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE`.
+fn metrics_temporality() -> anyhow::Result<Temporality> {
+    let var = OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE;
+    match env_value(var).map(|v| v.to_ascii_lowercase()).as_deref() {
+        None | Some("cumulative") => Ok(Temporality::Cumulative),
+        Some("delta") => Ok(Temporality::Delta),
+        Some("lowmemory") => Ok(Temporality::LowMemory),
+        Some(other) => {
+            bail!("{var}={other:?} is not supported (use cumulative, delta or lowmemory)")
+        }
+    }
 }
 
 /// Whether `OTEL_SDK_DISABLED` is `true` (case-insensitive), as the spec
@@ -154,6 +198,7 @@ pub struct Telemetry {
     delivery: Arc<DeliveryStats>,
     sampler: PluginSampler,
     meter_provider: SdkMeterProvider,
+    logger_provider: SdkLoggerProvider,
     /// What the metric exporter's HTTP client saw, for the flush's error.
     metric_notes: Arc<otlp::ExportNotes>,
     // Dropped after the provider is shut down: the gRPC channel lives here.
@@ -203,13 +248,30 @@ impl Telemetry {
         &self.sampler
     }
 
-    /// The meter provider the runtime's own metrics ([`PluginMetrics`]) are
-    /// reported with: OTLP when traces go over OTLP and
-    /// `OTEL_METRICS_EXPORTER` is not `none` (the builder's endpoint and
+    /// The meter provider guests' metrics and the runtime's own
+    /// ([`PluginMetrics`]) are recorded with: per `OTEL_METRICS_EXPORTER`,
+    /// by default where traces go (OTLP: the builder's endpoint and
     /// protocol, else `OTEL_EXPORTER_OTLP_METRICS_*`, else the generic
-    /// `OTEL_EXPORTER_OTLP_*`); otherwise it records nothing.
+    /// `OTEL_EXPORTER_OTLP_*`; the console: printed on stderr each export
+    /// interval and at shutdown); otherwise it records nothing.
     pub fn meter_provider(&self) -> &SdkMeterProvider {
         &self.meter_provider
+    }
+
+    /// The logger provider guests' log records go to: per
+    /// `OTEL_LOGS_EXPORTER`, by default where traces go (OTLP, or drawn in
+    /// the console's trace under their span), and to the JSON and HTML
+    /// files when asked for.
+    pub fn logger_provider(&self) -> &SdkLoggerProvider {
+        &self.logger_provider
+    }
+
+    /// All three providers, for [`crate::Runtime::new`] or
+    /// [`crate::PluginTelemetry::new`].
+    pub fn providers(&self) -> Providers {
+        Providers::new(&self.provider)
+            .with_logger_provider(&self.logger_provider)
+            .with_meter_provider(&self.meter_provider)
     }
 
     /// Whether `OTEL_SDK_DISABLED` turned tracing off.
@@ -219,11 +281,17 @@ impl Telemetry {
 
     /// Flushes and stops every exporter, waiting at most `timeout`.
     pub fn shutdown(self, timeout: Duration) -> anyhow::Result<()> {
+        // Logs first: the console draws them inside their trace.
+        let logs = self.logger_provider.shutdown_with_timeout(timeout);
         let result = self.provider.shutdown_with_timeout(timeout);
         // Metrics last, so that they count every span the flush ended.
         let metrics = self.meter_provider.shutdown_with_timeout(timeout);
         drop(self._runtime);
         result.context("flushing spans at shutdown")?;
+        match logs {
+            Ok(()) | Err(OTelSdkError::AlreadyShutdown) => {}
+            Err(e) => return Err(anyhow::Error::new(e).context("flushing log records at shutdown")),
+        }
         match metrics {
             // Nothing to flush when metrics are not exported.
             Ok(()) | Err(OTelSdkError::AlreadyShutdown) => Ok(()),
@@ -317,35 +385,61 @@ impl TelemetryBuilder {
                 delivery,
                 sampler,
                 meter_provider: SdkMeterProvider::default(),
+                logger_provider: SdkLoggerProvider::builder().build(),
                 metric_notes: Arc::default(),
                 _runtime: None,
             });
         }
-        let mut runtime = None;
+        let metrics_to = signal_export(OTEL_METRICS_EXPORTER, &exporter)?;
+        let logs_to = signal_export(OTEL_LOGS_EXPORTER, &exporter)?;
+        let mut logger_provider = SdkLoggerProvider::builder().with_resource(resource.clone());
+        let mut local_logs = false;
         let mut sinks = Vec::new();
         let mut meter_provider = SdkMeterProvider::builder().with_resource(resource.clone());
         let metric_notes = Arc::new(otlp::ExportNotes::default());
+        let mut exporters = otlp::Exporters::default();
+        // A protocol given to the builder is every signal's; otherwise each
+        // signal reads its own variables.
+        let overrides = otlp::Overrides {
+            protocol: match &exporter {
+                TracesExporter::Otlp(protocol) if explicit_exporter => Some(*protocol),
+                _ => None,
+            },
+            endpoint: self.endpoint.clone(),
+        };
+        match metrics_to {
+            SignalExport::Otlp => {
+                let config = otlp::OtlpConfig::from_env(otlp::Signal::Metrics, &overrides)?;
+                let m = exporters.metric_exporter(
+                    &config,
+                    metrics_temporality()?,
+                    metric_notes.clone(),
+                )?;
+                meter_provider = meter_provider.with_periodic_exporter(m);
+            }
+            SignalExport::Console => {
+                meter_provider =
+                    meter_provider.with_periodic_exporter(ConsoleMetricExporter::stderr());
+            }
+            SignalExport::None => {}
+        }
+        match logs_to {
+            SignalExport::Otlp => {
+                let config = otlp::OtlpConfig::from_env(otlp::Signal::Logs, &overrides)?;
+                let e = exporters.log_exporter(&config, Arc::new(otlp::ExportNotes::default()))?;
+                logger_provider = logger_provider.with_batch_exporter(e);
+            }
+            SignalExport::Console => local_logs = true,
+            SignalExport::None => {}
+        }
         match &exporter {
             TracesExporter::Otlp(protocol) => {
-                let mut exporters = otlp::Exporters::default();
                 let overrides = otlp::Overrides {
                     protocol: Some(*protocol),
-                    endpoint: self.endpoint.clone(),
+                    ..overrides.clone()
                 };
                 let traces = otlp::OtlpConfig::from_env(otlp::Signal::Traces, &overrides)?;
                 let span_exporter = exporters.span_exporter(&traces, delivery.clone())?;
-                if metrics_enabled() {
-                    // A protocol given to the builder is every signal's;
-                    // otherwise metrics read their own variables.
-                    let overrides = otlp::Overrides {
-                        protocol: explicit_exporter.then_some(*protocol),
-                        ..overrides
-                    };
-                    let config = otlp::OtlpConfig::from_env(otlp::Signal::Metrics, &overrides)?;
-                    let m = exporters.metric_exporter(&config, metric_notes.clone())?;
-                    meter_provider = meter_provider.with_periodic_exporter(m);
-                }
-                runtime = exporters.into_runtime();
                 let queue_config = match self.queue_config {
                     Some(config) => config,
                     None => QueueConfig::from_env()?,
@@ -362,6 +456,9 @@ impl TelemetryBuilder {
             }
             TracesExporter::None => {}
         }
+        let runtime = exporters.into_runtime();
+        // The files hold every signal they can show.
+        local_logs |= self.json_file.is_some() || self.html_file.is_some();
         if let Some(path) = &self.json_file {
             let file = OtlpJsonFileExporter::create(path)
                 .with_context(|| format!("cannot write spans to {}", path.display()))?;
@@ -374,6 +471,9 @@ impl TelemetryBuilder {
         }
         if !sinks.is_empty() {
             let local = LocalSinks::new(sinks, &resource).context("starting the span writer")?;
+            if local_logs {
+                logger_provider = logger_provider.with_log_processor(local.logs());
+            }
             builder = builder.with_span_processor(local);
         }
         Ok(Telemetry {
@@ -383,6 +483,7 @@ impl TelemetryBuilder {
             delivery,
             sampler,
             meter_provider: meter_provider.build(),
+            logger_provider: logger_provider.build(),
             metric_notes,
             _runtime: runtime,
         })

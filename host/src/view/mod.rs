@@ -13,7 +13,7 @@ pub mod html;
 mod model;
 mod read;
 mod terminal;
-mod text;
+pub(crate) mod text;
 mod tree;
 mod waterfall;
 

@@ -34,7 +34,7 @@ pub(crate) fn render_untraced_logs(out: &mut String, set: &TraceSet) {
         let _ = writeln!(out, "log records of no trace here:");
         for log in &set.logs {
             out.push_str("  ");
-            render_log(out, log, None);
+            render_log(out, log, None, &TreeOptions::default());
         }
     }
 }
@@ -65,7 +65,7 @@ fn render_trace(out: &mut String, trace: &Trace, options: &TreeOptions) {
     }
     for log in &trace.logs {
         let _ = write!(out, "  ");
-        render_log(out, log, Some(trace.start_unix_nano()));
+        render_log(out, log, Some(trace.start_unix_nano()), options);
     }
 }
 
@@ -136,6 +136,7 @@ fn render_span(
                 out,
                 logs.next().expect("peeked"),
                 Some(span.start_unix_nano),
+                options,
             );
         }
     }
@@ -160,8 +161,14 @@ fn render_event(out: &mut String, event: &Event, span: &Span, options: &TreeOpti
 }
 
 /// `▪ INFO "body" +12µs  k=v`: a log record, with its offset from
-/// `start` when it has one to be drawn against.
-pub(crate) fn render_log(out: &mut String, log: &LogRecord, start: Option<u64>) {
+/// `start` when it has one to be drawn against (the runtime's own
+/// `wasmtrace.*` attributes only when verbose, as for spans).
+pub(crate) fn render_log(
+    out: &mut String,
+    log: &LogRecord,
+    start: Option<u64>,
+    options: &TreeOptions,
+) {
     let _ = write!(out, "▪ {} {}", log.severity(), log.body);
     if let Some(start) = start {
         let _ = write!(out, " +{}", duration(log.time().saturating_sub(start)));
@@ -169,9 +176,7 @@ pub(crate) fn render_log(out: &mut String, log: &LogRecord, start: Option<u64>) 
     if !log.event_name.is_empty() {
         let _ = write!(out, "  event={}", printable(&log.event_name));
     }
-    for kv in &log.attributes {
-        let _ = write!(out, "  {}={}", printable(&kv.key), kv.value);
-    }
+    write_attributes(out, &log.attributes, options);
     out.push('\n');
 }
 

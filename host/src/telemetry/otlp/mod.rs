@@ -24,9 +24,10 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use opentelemetry_otlp::tonic_types::metadata::MetadataMap;
 use opentelemetry_otlp::{
-    MetricExporter, Protocol, SpanExporter, WithExportConfig as _, WithHttpConfig as _,
-    WithTonicConfig as _,
+    LogExporter, MetricExporter, Protocol, SpanExporter, WithExportConfig as _,
+    WithHttpConfig as _, WithTonicConfig as _,
 };
+use opentelemetry_sdk::metrics::Temporality;
 
 /// Builds the exporters of a telemetry pipeline, and owns the Tokio runtime
 /// gRPC needs when the caller has none.
@@ -100,14 +101,29 @@ impl Exporters {
         build_exporter!(self, SpanExporter::builder(), config, observer, "span")
     }
 
-    /// The metric exporter `config` describes (cumulative temporality, the
-    /// SDK's default).
+    /// The metric exporter `config` describes, with `temporality`.
     pub(crate) fn metric_exporter(
         &mut self,
         config: &OtlpConfig,
+        temporality: Temporality,
         observer: Arc<dyn ExportObserver>,
     ) -> anyhow::Result<MetricExporter> {
-        build_exporter!(self, MetricExporter::builder(), config, observer, "metric")
+        build_exporter!(
+            self,
+            MetricExporter::builder().with_temporality(temporality),
+            config,
+            observer,
+            "metric"
+        )
+    }
+
+    /// The log exporter `config` describes.
+    pub(crate) fn log_exporter(
+        &mut self,
+        config: &OtlpConfig,
+        observer: Arc<dyn ExportObserver>,
+    ) -> anyhow::Result<LogExporter> {
+        build_exporter!(self, LogExporter::builder(), config, observer, "log")
     }
 
     /// The runtime started for gRPC, if one was: it must outlive the
