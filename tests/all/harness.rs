@@ -185,7 +185,7 @@ fn receiver_accepts_gzip_http_and_rejects_garbage() {
         .unwrap();
     assert_eq!(resp.status(), 400);
     let resp = http
-        .post(format!("{}/v1/logs", receiver.http_endpoint()))
+        .post(format!("{}/v1/profiles", receiver.http_endpoint()))
         .send()
         .unwrap();
     assert_eq!(resp.status(), 404);

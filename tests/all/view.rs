@@ -29,9 +29,16 @@ fn text(bytes: &[u8]) -> String {
 /// The console's drawing of the run: stderr without the summary lines the
 /// CLI adds after it.
 fn console_part(out: &Output) -> String {
-    text(&out.stderr)
+    let stderr = text(&out.stderr);
+    // The traces, without the metrics printed after them (`view` draws no
+    // metrics), the summary or the CLI's error line.
+    let mut in_metrics = false;
+    stderr
         .lines()
-        .filter(|l| !l.starts_with("tracing: ") && !l.starts_with("error: "))
+        .filter(|l| {
+            in_metrics = (in_metrics || l.starts_with("metrics of ")) && !l.starts_with("tracing: ");
+            !in_metrics && !l.starts_with("tracing: ") && !l.starts_with("error: ")
+        })
         .map(|l| format!("{l}\n"))
         .collect()
 }
@@ -96,7 +103,7 @@ fn the_embedded_default_draws_a_waterfall_fitted_to_columns() {
             "a bar on {line:?}"
         );
     }
-    assert_eq!(lines.last(), Some(&"◆ event"), "{drawn}");
+    assert_eq!(lines.last(), Some(&"◆ event  ▪ log"), "{drawn}");
     assert!(
         lines.iter().all(|l| l.chars().count() <= 90),
         "fits 90 columns:\n{drawn}"
