@@ -61,7 +61,11 @@ impl Severity {
     /// ```
     #[must_use]
     pub const fn from_number(n: u8) -> Option<Self> {
-        if n >= 1 && n <= 24 { Some(Self(n)) } else { None }
+        if n >= 1 && n <= 24 {
+            Some(Self(n))
+        } else {
+            None
+        }
     }
 
     /// The severity number.
@@ -214,7 +218,11 @@ fn lower_value<'a>(value: &'a Value, arrays: &'a [&'a str]) -> wit_types::Value<
 
 /// Emits a record of `severity` with `body` and `attributes` under the
 /// current span.
-pub fn emit(severity: Severity, body: impl Into<Value>, attributes: impl IntoIterator<Item = KeyValue>) {
+pub fn emit(
+    severity: Severity,
+    body: impl Into<Value>,
+    attributes: impl IntoIterator<Item = KeyValue>,
+) {
     LogRecord::new(severity)
         .body(body)
         .attributes(attributes)

@@ -2,8 +2,8 @@
 //! it (the view), in the style of wasmtime-wasi's `WasiView`.
 
 use crate::guest::SpanTable;
-use crate::plugin_telemetry::PluginTelemetry;
 use crate::limits::Limits;
+use crate::plugin_telemetry::PluginTelemetry;
 use crate::propagation::Propagators;
 use crate::stats::TracingStats;
 use opentelemetry::{Context, KeyValue};
@@ -81,8 +81,7 @@ impl WasmtraceCtxBuilder {
         let propagators = self
             .propagators
             .unwrap_or_else(|| Arc::new(Propagators::from_env()));
-        let identity: Arc<[KeyValue]> =
-            self.plugin.identity().span_attributes(instance_id).into();
+        let identity: Arc<[KeyValue]> = self.plugin.identity().span_attributes(instance_id).into();
         let mut table = SpanTable::new(
             &self.plugin,
             propagators,

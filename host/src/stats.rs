@@ -150,11 +150,13 @@ impl TracingStats {
         if self.spans_lost() > 0 {
             line.push_str(&format!(", {} lost in export", self.spans_lost()));
         }
-        let plural = |n: u64, one: &str, many: &str| {
-            format!("{n} {}", if n == 1 { one } else { many })
-        };
+        let plural =
+            |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
         if self.logs() + self.logs_dropped() > 0 {
-            line.push_str(&format!("; {}", plural(self.logs(), "log record", "log records")));
+            line.push_str(&format!(
+                "; {}",
+                plural(self.logs(), "log record", "log records")
+            ));
         }
         if self.measurements() + self.measurements_dropped() > 0 {
             let n = self.measurements();
@@ -308,10 +310,9 @@ fn tsc() -> u64 {
 /// nonstop: then readings on any core are comparable.
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 fn tsc_is_the_clock() -> bool {
-    let source = std::fs::read_to_string(
-        "/sys/devices/system/clocksource/clocksource0/current_clocksource",
-    )
-    .unwrap_or_default();
+    let source =
+        std::fs::read_to_string("/sys/devices/system/clocksource/clocksource0/current_clocksource")
+            .unwrap_or_default();
     let flags = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let flags = flags
         .lines()

@@ -31,7 +31,10 @@ fn every_bench_guest_mode_does_what_the_benches_time() {
         guest.run(mode, 3);
         let got = exporter.get_finished_spans().unwrap();
         assert_eq!(got.len(), spans, "{mode}");
-        assert!(got.iter().all(|s| s.name == "bench" && s.attributes.len() >= 2));
+        assert!(
+            got.iter()
+                .all(|s| s.name == "bench" && s.attributes.len() >= 2)
+        );
     }
 }
 

@@ -620,6 +620,9 @@ fn version_and_help_name_the_otel_variables() {
 
 #[test]
 fn usage_errors_exit_with_status_2() {
-    let out = Command::new(wasmtrace_bin()).args(["run"]).output().unwrap();
+    let out = Command::new(wasmtrace_bin())
+        .args(["run"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }

@@ -318,8 +318,7 @@ fn an_embedder_with_its_own_world_gets_the_plugins_spans_in_its_trace() {
     let provider = SdkTracerProvider::builder()
         .with_simple_exporter(exporter.clone())
         .build();
-    let greeters =
-        own_world::Greeters::load(wasmtrace_test_artifacts::GREETER, &provider).unwrap();
+    let greeters = own_world::Greeters::load(wasmtrace_test_artifacts::GREETER, &provider).unwrap();
     let greetings = own_world::serve(&greeters, &["ada", "bob"]).unwrap();
     assert_eq!(greetings, ["Good day, Countess ada.", "Hello, bob."]);
     let spans = exporter.get_finished_spans().unwrap();
@@ -329,7 +328,10 @@ fn an_embedder_with_its_own_world_gets_the_plugins_spans_in_its_trace() {
             .find(|s| s.name == name && s.span_context.trace_id() == trace)
             .unwrap_or_else(|| panic!("no {name} span in {spans:#?}"))
     };
-    let requests: Vec<_> = spans.iter().filter(|s| s.name == "handle request").collect();
+    let requests: Vec<_> = spans
+        .iter()
+        .filter(|s| s.name == "handle request")
+        .collect();
     assert_eq!(requests.len(), 2, "one trace per request");
     for request in requests {
         let trace = request.span_context.trace_id();

@@ -23,13 +23,15 @@ mod w3c_suite;
 /// `tests/guests/*`). The build fails when a guest is missing here, so a
 /// new guest cannot land without tests.
 mod tested {
+    pub(crate) use crate::bench_guests as bench;
+    pub(crate) use crate::bench_guests as bench_plugin;
     pub(crate) use crate::cli as quickstart;
     pub(crate) use crate::cross_process as queue_consumer;
     pub(crate) use crate::cross_process as queue_producer;
     pub(crate) use crate::embedding as greeter;
     pub(crate) use crate::embedding as parenting;
     pub(crate) use crate::hostile as crashing;
-    pub(crate) use crate::hostile as hostile;
+    pub(crate) use crate::hostile;
     pub(crate) use crate::http as http_client;
     pub(crate) use crate::patterns as batch;
     pub(crate) use crate::patterns as cache;
@@ -41,8 +43,6 @@ mod tested {
     pub(crate) use crate::plugin_calls as caller;
     pub(crate) use crate::raw_guests as raw_rust;
     pub(crate) use crate::serve as trace_context_service;
-    pub(crate) use crate::bench_guests as bench;
-    pub(crate) use crate::bench_guests as bench_plugin;
 }
 
 macro_rules! assert_guest_tested {

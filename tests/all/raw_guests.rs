@@ -16,7 +16,12 @@ fn out(name: &str) -> std::path::PathBuf {
 fn assert_raw_trace(path: &std::path::Path, language: &str) {
     let test = PluginTest::load(path).unwrap_or_else(|e| panic!("{language}: {e:#}"));
     let run = test.invoke_with_parent("x", &Context::new());
-    assert_eq!(run.output.as_deref().ok(), Some("raw:x"), "{language}: {:?}", run.output);
+    assert_eq!(
+        run.output.as_deref().ok(),
+        Some("raw:x"),
+        "{language}: {:?}",
+        run.output
+    );
     let tree = run.tree();
     tree.assert_single_trace();
     let name = test_name(&run);
@@ -26,7 +31,11 @@ fn assert_raw_trace(path: &std::path::Path, language: &str) {
         "{language}"
     );
     let outer = tree.find("outer").unwrap();
-    assert_eq!(outer.kind, wasmtrace::testkit::SpanKind::Server, "{language}");
+    assert_eq!(
+        outer.kind,
+        wasmtrace::testkit::SpanKind::Server,
+        "{language}"
+    );
     let expected = [
         ("s", AttrValue::String("text".into())),
         ("b", AttrValue::Bool(true)),
@@ -40,7 +49,10 @@ fn assert_raw_trace(path: &std::path::Path, language: &str) {
     for (key, value) in expected {
         assert_eq!(outer.attr(key), Some(&value), "{language}: {key}");
     }
-    assert_eq!(tree.find("inner").unwrap().attr("n"), Some(&AttrValue::Int(1)));
+    assert_eq!(
+        tree.find("inner").unwrap().attr("n"),
+        Some(&AttrValue::Int(1))
+    );
 }
 
 fn test_name(run: &wasmtrace::testkit::TestRun) -> String {
@@ -58,8 +70,15 @@ fn raw_rust_bindings_record_nested_typed_spans() {
 #[test]
 fn raw_python_bindings_record_nested_typed_spans() {
     let dir = toolchains::repo_root().join("tests/guests-py/raw");
-    let built = toolchains::python_component(&dir, "app", "wasmtrace:plugin/plugin", &[], &out("raw-py.wasm"));
-    let Some(path) = BuildError::or_skip(built, "raw_python_bindings_record_nested_typed_spans") else {
+    let built = toolchains::python_component(
+        &dir,
+        "app",
+        "wasmtrace:plugin/plugin",
+        &[],
+        &out("raw-py.wasm"),
+    );
+    let Some(path) = BuildError::or_skip(built, "raw_python_bindings_record_nested_typed_spans")
+    else {
         return;
     };
     assert_raw_trace(&path, "Python");
@@ -69,7 +88,9 @@ fn raw_python_bindings_record_nested_typed_spans() {
 fn raw_javascript_bindings_record_nested_typed_spans() {
     let source = toolchains::repo_root().join("tests/guests-js/raw/app.js");
     let built = toolchains::js_component(&source, &[], &out("raw-js.wasm"));
-    let Some(path) = BuildError::or_skip(built, "raw_javascript_bindings_record_nested_typed_spans") else {
+    let Some(path) =
+        BuildError::or_skip(built, "raw_javascript_bindings_record_nested_typed_spans")
+    else {
         return;
     };
     assert_raw_trace(&path, "JavaScript");

@@ -103,7 +103,10 @@ fn sdk_logs_carry_their_spans_ids_and_metrics_the_plugins_identity() {
                 .map(|(_, v)| v.clone())
         };
         assert!(attr("wasmtrace.component.sha256").is_some());
-        assert!(matches!(attr("wasmtrace.instance.id"), Some(AnyValue::Int(_))));
+        assert!(matches!(
+            attr("wasmtrace.instance.id"),
+            Some(AnyValue::Int(_))
+        ));
     }
     let first = &counted[0].record;
     let attr = |key: &str| {
@@ -158,12 +161,18 @@ fn sdk_logs_carry_their_spans_ids_and_metrics_the_plugins_identity() {
     assert_eq!(points[0].value(), 5);
     let size = metric("quickstart.request.size");
     let AggregatedMetrics::U64(MetricData::Histogram(histogram)) = size.data() else {
-        panic!("quickstart.request.size is a u64 histogram: {:?}", size.data());
+        panic!(
+            "quickstart.request.size is a u64 histogram: {:?}",
+            size.data()
+        );
     };
     let point = histogram.data_points().next().unwrap();
     assert_eq!(point.count(), 3);
     assert_eq!(point.sum(), 5 + 3 + 4);
-    assert_eq!(point.bounds().collect::<Vec<_>>(), [16.0, 64.0, 256.0, 1024.0]);
+    assert_eq!(
+        point.bounds().collect::<Vec<_>>(),
+        [16.0, 64.0, 256.0, 1024.0]
+    );
 
     let stats = plugin.stats();
     assert_eq!(stats.logs(), 3);
@@ -205,7 +214,10 @@ fn assert_quickstart_signals(
         .unwrap_or_else(|| panic!("no `counted the words` record in {logs:#?}"));
     assert_eq!(log.trace_id, process.trace_id);
     assert_eq!(log.span_id, process.span_id);
-    assert_eq!((log.severity_number, log.severity_text.as_str()), (9, "INFO"));
+    assert_eq!(
+        (log.severity_number, log.severity_text.as_str()),
+        (9, "INFO")
+    );
     assert_eq!(log.attr("words"), Some(&AttrValue::Int(3)));
     assert_eq!(log.scope, ("quickstart".to_owned(), "0.1.0".to_owned()));
     assert!(log.attr("wasmtrace.component.sha256").is_some());
@@ -214,8 +226,15 @@ fn assert_quickstart_signals(
         .iter()
         .rfind(|p| p.name == "quickstart.words")
         .unwrap_or_else(|| panic!("no quickstart.words in {metrics:#?}"));
-    assert_eq!((words.scope.as_str(), words.scope_version.as_str()), ("quickstart", "0.1.0"));
-    assert!(words.scope_attributes.contains_key("wasmtrace.component.sha256"));
+    assert_eq!(
+        (words.scope.as_str(), words.scope_version.as_str()),
+        ("quickstart", "0.1.0")
+    );
+    assert!(
+        words
+            .scope_attributes
+            .contains_key("wasmtrace.component.sha256")
+    );
     assert!(words.monotonic && words.is_int);
     assert_eq!(words.value, 3.0);
     assert_eq!(words.unit, "{word}");
@@ -229,7 +248,13 @@ fn assert_quickstart_signals(
 }
 
 /// Waits for a quickstart run's spans, log record and metrics.
-fn received(rx: &OtlpReceiver) -> (Vec<ReceivedSpan>, Vec<ReceivedLog>, Vec<ReceivedMetricPoint>) {
+fn received(
+    rx: &OtlpReceiver,
+) -> (
+    Vec<ReceivedSpan>,
+    Vec<ReceivedLog>,
+    Vec<ReceivedMetricPoint>,
+) {
     let wait = Duration::from_secs(20);
     let spans = rx.wait_for_span_count(5, wait).unwrap();
     let logs = rx.wait_for_logs(|l| !l.is_empty(), wait).unwrap();
@@ -272,19 +297,35 @@ fn cli_signal_exporters_follow_their_variables() {
     let rx = OtlpReceiver::start().unwrap();
     let mut env = rx.exporter_env(Transport::Grpc);
     env.push(("OTEL_LOGS_EXPORTER", "none".to_owned()));
-    env.push(("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "delta".to_owned()));
+    env.push((
+        "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE",
+        "delta".to_owned(),
+    ));
     let out = wasmtrace(&["run", QUICKSTART, "--input", "a b a"], &env);
     assert!(out.status.success(), "{}", stderr(&out));
     let metrics = rx
-        .wait_for_metrics(|m| m.iter().any(|p| p.name == "quickstart.words"), Duration::from_secs(20))
+        .wait_for_metrics(
+            |m| m.iter().any(|p| p.name == "quickstart.words"),
+            Duration::from_secs(20),
+        )
         .unwrap();
-    let words = metrics.iter().find(|p| p.name == "quickstart.words").unwrap();
+    let words = metrics
+        .iter()
+        .find(|p| p.name == "quickstart.words")
+        .unwrap();
     assert_eq!(words.temporality, 1, "delta, as asked");
-    assert!(rx.logs().is_empty(), "OTEL_LOGS_EXPORTER=none: {:?}", rx.logs());
+    assert!(
+        rx.logs().is_empty(),
+        "OTEL_LOGS_EXPORTER=none: {:?}",
+        rx.logs()
+    );
     for (var, value) in [
         ("OTEL_LOGS_EXPORTER", "zipkin"),
         ("OTEL_METRICS_EXPORTER", "prometheus"),
-        ("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "sometimes"),
+        (
+            "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE",
+            "sometimes",
+        ),
     ] {
         // Over OTLP, so that the temporality (an OTLP exporter setting) is read.
         let mut env = rx.exporter_env(Transport::Grpc);
@@ -298,7 +339,10 @@ fn cli_signal_exporters_follow_their_variables() {
 
 #[test]
 fn the_console_draws_log_records_under_their_span_and_prints_the_metrics() {
-    let out = wasmtrace(&["run", "--console", "tree", QUICKSTART, "--input", "a b a"], &[]);
+    let out = wasmtrace(
+        &["run", "--console", "tree", QUICKSTART, "--input", "a b a"],
+        &[],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let err = stderr(&out);
     let lines: Vec<&str> = err.lines().collect();
@@ -336,7 +380,10 @@ fn export_json_holds_the_log_records_and_view_draws_them() {
     );
     assert!(out.status.success(), "{}", stderr(&out));
     let text = std::fs::read_to_string(&file).unwrap();
-    assert!(text.lines().any(|l| l.starts_with("{\"resourceLogs\"")), "{text}");
+    assert!(
+        text.lines().any(|l| l.starts_with("{\"resourceLogs\"")),
+        "{text}"
+    );
     let view = wasmtrace(&["view", "--format", "tree", path], &[]);
     assert!(view.status.success(), "{}", stderr(&view));
     let drawn = String::from_utf8_lossy(&view.stdout);

@@ -36,7 +36,8 @@ fn console_part(out: &Output) -> String {
     stderr
         .lines()
         .filter(|l| {
-            in_metrics = (in_metrics || l.starts_with("metrics of ")) && !l.starts_with("tracing: ");
+            in_metrics =
+                (in_metrics || l.starts_with("metrics of ")) && !l.starts_with("tracing: ");
             !in_metrics && !l.starts_with("tracing: ") && !l.starts_with("error: ")
         })
         .map(|l| format!("{l}\n"))

@@ -186,7 +186,11 @@ fn run() -> Result<(), String> {
          /// `snake_case`).\n#[macro_export]\nmacro_rules! foreach_guest {\n    ($mac:ident) => {\n",
     );
     for krate in &crates {
-        let _ = writeln!(code, "        $mac!({});", const_name(&krate.name).to_lowercase());
+        let _ = writeln!(
+            code,
+            "        $mac!({});",
+            const_name(&krate.name).to_lowercase()
+        );
     }
     code.push_str("    };\n}\n");
     fs::write(out_dir.join("plugins.rs"), code)

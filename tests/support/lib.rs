@@ -27,8 +27,8 @@ pub use wasmtrace::testkit::{span, tree};
 
 pub use pki::TestPki;
 pub use receiver::{
-    HttpAttempt, HttpReply, OtlpReceiver, ReceivedLog, ReceivedMetricPoint, ReceivedRequest, ReceiverTls,
-    Transport, TransportCounts,
+    HttpAttempt, HttpReply, OtlpReceiver, ReceivedLog, ReceivedMetricPoint, ReceivedRequest,
+    ReceiverTls, Transport, TransportCounts,
 };
 pub use rotel::{ForwardProtocol, Rotel, RotelConfig, RotelExporter};
 pub use span::{

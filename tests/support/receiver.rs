@@ -17,6 +17,12 @@ use bytes::Bytes;
 use http_body_util::{BodyExt as _, Full};
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
+use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
+    LogsService, LogsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
 use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
     MetricsService, MetricsServiceServer,
 };
@@ -28,12 +34,6 @@ use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
 };
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
-};
-use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
-    LogsService, LogsServiceServer,
-};
-use opentelemetry_proto::tonic::collector::logs::v1::{
-    ExportLogsServiceRequest, ExportLogsServiceResponse,
 };
 use opentelemetry_proto::tonic::metrics::v1::{metric, number_data_point};
 use prost::Message as _;
@@ -263,7 +263,11 @@ impl Shared {
                     .scope
                     .as_ref()
                     .map(|s| {
-                        (s.name.clone(), s.version.clone(), crate::span::attributes(&s.attributes))
+                        (
+                            s.name.clone(),
+                            s.version.clone(),
+                            crate::span::attributes(&s.attributes),
+                        )
                     })
                     .unwrap_or_default();
                 for m in &sm.metrics {
@@ -341,9 +345,11 @@ impl Shared {
                     .unwrap_or_default();
                 for l in &sl.log_records {
                     let body = match l.body.as_ref().and_then(|b| b.value.as_ref()) {
-                        Some(opentelemetry_proto::tonic::common::v1::any_value::Value::StringValue(
-                            s,
-                        )) => s.clone(),
+                        Some(
+                            opentelemetry_proto::tonic::common::v1::any_value::Value::StringValue(
+                                s,
+                            ),
+                        ) => s.clone(),
                         Some(other) => format!("{other:?}"),
                         None => String::new(),
                     };

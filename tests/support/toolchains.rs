@@ -90,7 +90,10 @@ pub fn python_component(
 /// builder (componentize-js), passing `args` on (`--world`, `--enable`, ...).
 pub fn js_component(source: &Path, args: &[&str], out: &Path) -> Result<PathBuf, BuildError> {
     let sdk = repo_root().join("guest-sdk-js");
-    if !sdk.join("node_modules/@bytecodealliance/componentize-js").is_dir() {
+    if !sdk
+        .join("node_modules/@bytecodealliance/componentize-js")
+        .is_dir()
+    {
         return Err(BuildError::Missing(format!(
             "componentize-js is not installed (npm ci --prefix {})",
             sdk.display()

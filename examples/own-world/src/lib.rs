@@ -122,7 +122,11 @@ impl Greeters {
         };
         let mut store = Store::new(&self.engine, state);
         let result = GreeterPlugin::instantiate(&mut store, &self.component, &self.linker)
-            .and_then(|plugin| plugin.example_greeter_greeter().call_greet(&mut store, name));
+            .and_then(|plugin| {
+                plugin
+                    .example_greeter_greeter()
+                    .call_greet(&mut store, name)
+            });
         if let Err(err) = &result {
             // A trap: the plugin's open spans end as errors.
             store

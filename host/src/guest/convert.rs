@@ -196,8 +196,7 @@ impl Recorder<'_> {
                 self.counts.attributes_dropped += 1;
                 continue;
             }
-            let Some(value) = self.value(args, &kv.value, ATTRIBUTE_COST + key.len() as u64)
-            else {
+            let Some(value) = self.value(args, &kv.value, ATTRIBUTE_COST + key.len() as u64) else {
                 self.counts.attributes_dropped += 1;
                 continue;
             };
@@ -442,7 +441,10 @@ mod tests {
         keys.value(&"x".repeat(100));
         assert_eq!(keys.seen.len(), 1);
         // Names are `'static` once seen.
-        assert!(matches!(keys.name("handle_request"), Cow::Borrowed("handle_request")));
+        assert!(matches!(
+            keys.name("handle_request"),
+            Cow::Borrowed("handle_request")
+        ));
     }
 
     #[test]

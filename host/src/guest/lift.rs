@@ -12,8 +12,8 @@
 use super::args::{ArgKeyValue, ArgLink, ArgValue, Args, Text};
 use crate::bindings::telemetry::types::TraceFlags as WitTraceFlags;
 use crate::limits::Limits;
-use std::ops::Range;
 use crate::stats::Counts;
+use std::ops::Range;
 use wasmtime::AsContextMut;
 use wasmtime::component::{ComponentType, Lift, WasmList, WasmStr};
 
@@ -274,7 +274,8 @@ impl<S: AsContextMut> Reader<'_, S> {
             // recognisably wrong without copying more.
             let trace_id = self.string(&sc.trace_id, 64)?;
             let span_id = self.string(&sc.span_id, 64)?;
-            let trace_state = self.string(&sc.trace_state, crate::propagation::MAX_TRACESTATE_LEN)?;
+            let trace_state =
+                self.string(&sc.trace_state, crate::propagation::MAX_TRACESTATE_LEN)?;
             let attributes = self.attributes(&link.attributes, max_attributes)?;
             self.args.links.push(ArgLink {
                 trace_id,

@@ -23,7 +23,6 @@ const TRACING: &str = "wasmtrace:telemetry/tracing@0.2.0";
 const LOGS: &str = "wasmtrace:telemetry/logs@0.2.0";
 const METRICS: &str = "wasmtrace:telemetry/metrics@0.2.0";
 
-
 /// Carrier entries a propagator can read; the others are skipped unread.
 fn is_propagation_header(name: &str) -> bool {
     ["traceparent", "tracestate", "baggage", "x-trace-id"]

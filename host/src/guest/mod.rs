@@ -27,11 +27,11 @@ mod logs;
 mod metrics;
 pub(crate) mod table;
 
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) use args::Args;
 pub use link::{
     add_logs_to_linker, add_metrics_to_linker, add_propagation_to_linker, add_tracing_to_linker,
     add_types_to_linker,
 };
-#[cfg(any(test, feature = "fuzzing"))]
-pub(crate) use args::Args;
 pub(crate) use metrics::Instruments;
 pub(crate) use table::{CONTEXT_FIXED_COST, SPAN_FIXED_COST, SpanTable};

@@ -18,6 +18,7 @@ use crate::bindings::telemetry::tracing::SpanKind as WitSpanKind;
 use crate::bindings::telemetry::types::SpanContext as WitSpanContext;
 use crate::budget::Budget;
 use crate::limits::Limits;
+use crate::plugin_telemetry::PluginTelemetry;
 use crate::propagation::Propagators;
 use crate::stats::{CallTimer, Counts, TracingStats};
 use crate::telemetry::Dropped;
@@ -26,7 +27,6 @@ use opentelemetry::trace::{
     Span as _, SpanBuilder, SpanContext, SpanKind, Status, TraceContextExt, Tracer as _,
 };
 use opentelemetry::{Context, KeyValue};
-use crate::plugin_telemetry::PluginTelemetry;
 use opentelemetry_sdk::logs::SdkLogger;
 use opentelemetry_sdk::trace::{SdkTracer, Span as SdkSpan};
 use slab::Slab;
@@ -564,9 +564,7 @@ impl SpanTable {
             return;
         };
         let status = match status {
-            Status::Error { description } => {
-                Status::error(recorder!(self).text(&description))
-            }
+            Status::Error { description } => Status::error(recorder!(self).text(&description)),
             other => other,
         };
         let open = &mut self.open[slot];

@@ -25,7 +25,8 @@ pub struct ConsoleMetricExporter {
 
 impl std::fmt::Debug for ConsoleMetricExporter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ConsoleMetricExporter").finish_non_exhaustive()
+        f.debug_struct("ConsoleMetricExporter")
+            .finish_non_exhaustive()
     }
 }
 
@@ -69,7 +70,13 @@ impl PushMetricExporter for ConsoleMetricExporter {
 
 fn attributes<'a>(attributes: impl Iterator<Item = &'a KeyValue>) -> String {
     let mut attributes: Vec<_> = attributes
-        .map(|kv| format!("{}={}", escape(kv.key.as_str()), escape(&kv.value.to_string())))
+        .map(|kv| {
+            format!(
+                "{}={}",
+                escape(kv.key.as_str()),
+                escape(&kv.value.to_string())
+            )
+        })
         .collect();
     attributes.sort();
     if attributes.is_empty() {
@@ -87,7 +94,12 @@ pub fn render_metrics(metrics: &ResourceMetrics) -> String {
         // The runtime's own metrics are in the summary line already.
         .filter(|s| s.scope().name() != RUNTIME_SCOPE)
         .collect();
-    scopes.sort_by_key(|s| (s.scope().name().to_owned(), s.scope().version().map(str::to_owned)));
+    scopes.sort_by_key(|s| {
+        (
+            s.scope().name().to_owned(),
+            s.scope().version().map(str::to_owned),
+        )
+    });
     for scope in scopes {
         let mut block = String::new();
         for metric in scope.metrics() {
@@ -107,7 +119,10 @@ pub fn render_metrics(metrics: &ResourceMetrics) -> String {
             continue;
         }
         let s = scope.scope();
-        let version = s.version().map(|v| format!("@{}", escape(v))).unwrap_or_default();
+        let version = s
+            .version()
+            .map(|v| format!("@{}", escape(v)))
+            .unwrap_or_default();
         let _ = writeln!(out, "metrics of {}{version}", escape(s.name()));
         out.push_str(&block);
     }

@@ -6,15 +6,15 @@
 //! terminal is fast; a collector that is down is what the
 //! [`ExportQueue`](super::queue) is for).
 
+use super::pending::LogData;
 use super::{ConsoleExporter, HtmlFileExporter, OtlpJsonFileExporter};
+use opentelemetry::InstrumentationScope;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
-use opentelemetry_sdk::trace::{Span, SpanData, SpanExporter, SpanProcessor};
-use super::pending::LogData;
-use opentelemetry::InstrumentationScope;
 use opentelemetry_sdk::logs::{LogProcessor, SdkLogRecord};
-use std::sync::{Arc, Mutex};
+use opentelemetry_sdk::trace::{Span, SpanData, SpanExporter, SpanProcessor};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Spans in flight to the writer before recording waits.
@@ -283,7 +283,13 @@ impl SpanProcessor for LocalSinks {
         {
             return Err(OTelSdkError::AlreadyShutdown);
         }
-        if let Some(worker) = self.inner.worker.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        if let Some(worker) = self
+            .inner
+            .worker
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
             let _ = timeout;
             let _ = worker.join();
         }

@@ -25,12 +25,12 @@ pub use otlp::install_crypto_provider;
 pub use otlp_json::OtlpJsonFileExporter;
 pub use queue::QueueConfig;
 
+use crate::plugin_telemetry::Providers;
 use crate::sampling::PluginSampler;
 use crate::view::TextFormat;
 use local::{LocalSink, LocalSinks};
 pub use metrics::PluginMetrics;
 use opentelemetry_sdk::error::OTelSdkError;
-use crate::plugin_telemetry::Providers;
 use opentelemetry_sdk::logs::SdkLoggerProvider;
 use opentelemetry_sdk::metrics::{SdkMeterProvider, Temporality};
 use queue::ExportQueue;

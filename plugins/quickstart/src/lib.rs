@@ -152,7 +152,10 @@ fn process(input: &str) -> WordStats {
         .with_unit("{word}")
         .with_description("Words the quickstart plugin counted")
         .build()
-        .add(words.len() as u64, attrs! { "processing_status" => "completed" });
+        .add(
+            words.len() as u64,
+            attrs! { "processing_status" => "completed" },
+        );
 
     add_attributes(attrs! {
         "items_processed" => words.len(),

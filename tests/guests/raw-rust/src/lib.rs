@@ -16,7 +16,10 @@ struct Raw;
 impl Guest for Raw {
     fn handle(input: String) -> Result<String, String> {
         let outer = start(0, "outer", SpanKind::Server, ATTRIBUTES, &[], true);
-        let n = [KeyValue { key: "n", value: Value::S64(1) }];
+        let n = [KeyValue {
+            key: "n",
+            value: Value::S64(1),
+        }];
         let inner = start(outer, "inner", SpanKind::Internal, &n, &[], false);
         end(inner);
         end(outer);
