@@ -221,9 +221,12 @@ macro_rules! __attrs {
 /// [`IntoHandlerResult`], typically `Result<String, E>` with `E: Display`.
 /// Use the macro once, in the plugin's `cdylib` crate.
 ///
-/// The macro also places the bytes `name@version` (the plugin crate's
-/// `CARGO_PKG_NAME` and `CARGO_PKG_VERSION`) in a custom section named
-/// `wasmtrace-plugin`, from which the host reads the plugin's identity.
+/// The macro also places the bytes `name@version` in a custom section
+/// named `wasmtrace-plugin`, from which the host reads the plugin's
+/// identity (its `invoke NAME` span, instrumentation scope and the name
+/// other plugins call it by). They are the crate's `CARGO_PKG_NAME` and
+/// `CARGO_PKG_VERSION` unless given: `plugin!(handle, name = "billing",
+/// version = "2.1.0")` (either may be left out).
 ///
 /// # Example
 ///
@@ -238,6 +241,18 @@ macro_rules! __attrs {
 #[macro_export]
 macro_rules! plugin {
     ($handler:expr $(,)?) => {
+        $crate::plugin!(@export $handler, ::core::env!("CARGO_PKG_NAME"), ::core::env!("CARGO_PKG_VERSION"));
+    };
+    ($handler:expr, name = $name:literal $(,)?) => {
+        $crate::plugin!(@export $handler, $name, ::core::env!("CARGO_PKG_VERSION"));
+    };
+    ($handler:expr, version = $version:literal $(,)?) => {
+        $crate::plugin!(@export $handler, ::core::env!("CARGO_PKG_NAME"), $version);
+    };
+    ($handler:expr, name = $name:literal, version = $version:literal $(,)?) => {
+        $crate::plugin!(@export $handler, $name, $version);
+    };
+    (@export $handler:expr, $name:expr, $version:expr) => {
         const _: () = {
             struct __WasmtracePlugin;
 
@@ -254,11 +269,7 @@ macro_rules! plugin {
 
     $crate::wit::export!(__WasmtracePlugin with_types_in $crate::wit);
 
-            const __WASMTRACE_PLUGIN_ID: &str = ::core::concat!(
-                ::core::env!("CARGO_PKG_NAME"),
-                "@",
-                ::core::env!("CARGO_PKG_VERSION")
-            );
+            const __WASMTRACE_PLUGIN_ID: &str = ::core::concat!($name, "@", $version);
 
             #[cfg_attr(target_family = "wasm", unsafe(link_section = "wasmtrace-plugin"))]
             #[used]

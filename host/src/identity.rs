@@ -112,29 +112,132 @@ pub(crate) fn new_instance_id() -> i64 {
     (id >> 1) as i64
 }
 
-/// Finds the `wasmtrace-plugin` section in a component or any module nested
-/// in it, and splits its `name@version` payload.
-fn read_plugin_section(bytes: &[u8]) -> Option<(String, String)> {
-    use wasmparser::{Parser, Payload};
-    let mut stack = vec![Parser::new(0).parse_all(bytes)];
-    while let Some(iter) = stack.last_mut() {
-        let Some(payload) = iter.next() else {
-            stack.pop();
-            continue;
-        };
-        match payload.ok()? {
-            Payload::CustomSection(section) if section.name() == PLUGIN_SECTION => {
-                let text = std::str::from_utf8(section.data()).ok()?;
-                let (name, version) = text.split_once('@')?;
-                if name.is_empty() || version.is_empty() {
-                    return None;
-                }
-                return Some((name.to_owned(), version.to_owned()));
-            }
-            _ => {}
+/// The component's top-level sections: `(id, content range, whole
+/// section range)`, or `None` if the binary is malformed.
+fn top_level_sections(
+    bytes: &[u8],
+) -> Option<Vec<(u8, std::ops::Range<usize>, std::ops::Range<usize>)>> {
+    let mut sections = Vec::new();
+    let mut at = 8;
+    if bytes.len() < at {
+        return None;
+    }
+    while at < bytes.len() {
+        let start = at;
+        let id = bytes[at];
+        at += 1;
+        let (size, used) = leb128_u32(&bytes[at..])?;
+        at += used;
+        let end = at
+            .checked_add(size as usize)
+            .filter(|&e| e <= bytes.len())?;
+        sections.push((id, at..end, start..end));
+        at = end;
+    }
+    Some(sections)
+}
+
+/// An unsigned LEB128 `u32` and how many bytes it took.
+fn leb128_u32(bytes: &[u8]) -> Option<(u32, usize)> {
+    let mut value: u64 = 0;
+    for (i, &b) in bytes.iter().enumerate().take(5) {
+        value |= u64::from(b & 0x7f) << (7 * i);
+        if b & 0x80 == 0 {
+            return u32::try_from(value).ok().map(|v| (v, i + 1));
         }
     }
     None
+}
+
+fn leb128(mut n: usize, out: &mut Vec<u8>) {
+    loop {
+        let byte = (n & 0x7f) as u8;
+        n >>= 7;
+        if n == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
+/// A custom section's name and payload.
+fn custom_section(content: &[u8]) -> Option<(&str, &[u8])> {
+    let (len, used) = leb128_u32(content)?;
+    let name = content.get(used..used + len as usize)?;
+    Some((
+        std::str::from_utf8(name).ok()?,
+        &content[used + len as usize..],
+    ))
+}
+
+/// Splits a section's `name@version` (at the last `@`: npm names such as
+/// `@acme/plugin` start with one).
+fn parse_plugin_id(data: &[u8]) -> Option<(String, String)> {
+    let text = std::str::from_utf8(data).ok()?;
+    let (name, version) = text.rsplit_once('@')?;
+    (!name.is_empty() && !version.is_empty()).then(|| (name.to_owned(), version.to_owned()))
+}
+
+/// The `wasmtrace-plugin` section's `name@version`: the component's own
+/// (top-level, what `wasmtrace stamp` writes) first, else the first in a
+/// module nested in it (what the Rust SDK's `plugin!` writes).
+fn read_plugin_section(bytes: &[u8]) -> Option<(String, String)> {
+    use wasmparser::{Parser, Payload};
+    if let Some(sections) = top_level_sections(bytes) {
+        let own = sections
+            .iter()
+            .filter(|(id, ..)| *id == 0)
+            .filter_map(|(_, content, _)| custom_section(&bytes[content.clone()]))
+            .find(|(name, _)| *name == PLUGIN_SECTION);
+        if let Some((_, data)) = own {
+            return parse_plugin_id(data);
+        }
+    }
+    for payload in Parser::new(0).parse_all(bytes) {
+        if let Payload::CustomSection(section) = payload.ok()?
+            && section.name() == PLUGIN_SECTION
+        {
+            return parse_plugin_id(section.data());
+        }
+    }
+    None
+}
+
+/// `wasmtrace stamp`: `component` with its identity set to `name@version`
+/// in a top-level `wasmtrace-plugin` section (replacing any it had there;
+/// one inside a nested module is overridden by it).
+pub fn stamp(component: &[u8], name: &str, version: &str) -> anyhow::Result<Vec<u8>> {
+    use anyhow::bail;
+    if !wasmparser::Parser::is_component(component) {
+        bail!("not a WebAssembly component");
+    }
+    if name.is_empty() || name.chars().any(char::is_control) {
+        bail!("a plugin name must be non-empty, without control characters");
+    }
+    if version.is_empty() || version.contains('@') || version.chars().any(char::is_control) {
+        bail!("a plugin version must be non-empty, without `@` or control characters");
+    }
+    let Some(sections) = top_level_sections(component) else {
+        bail!("the component's sections are malformed");
+    };
+    let mut out = component[..8].to_vec();
+    for (id, content, whole) in sections {
+        let ours = id == 0
+            && custom_section(&component[content]).is_some_and(|(n, _)| n == PLUGIN_SECTION);
+        if !ours {
+            out.extend_from_slice(&component[whole]);
+        }
+    }
+    let payload = format!("{name}@{version}");
+    let mut content = Vec::new();
+    leb128(PLUGIN_SECTION.len(), &mut content);
+    content.extend_from_slice(PLUGIN_SECTION.as_bytes());
+    content.extend_from_slice(payload.as_bytes());
+    out.push(0);
+    leb128(content.len(), &mut out);
+    out.extend_from_slice(&content);
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -165,5 +268,35 @@ mod tests {
             (id.name.as_str(), id.version.as_deref()),
             ("demo", Some("1.2.3"))
         );
+    }
+
+    /// The empty component (preamble only).
+    const COMPONENT: &[u8] = b"\0asm\x0d\0\x01\0";
+
+    #[test]
+    fn stamping_sets_replaces_and_validates_the_identity() {
+        let stamped = stamp(COMPONENT, "@acme/plugin", "2.0.0-rc.1").unwrap();
+        let id = PluginIdentity::from_component_bytes(&stamped, "fallback");
+        assert_eq!(
+            (id.name.as_str(), id.version.as_deref()),
+            ("@acme/plugin", Some("2.0.0-rc.1"))
+        );
+        // Stamping again replaces the section rather than adding one.
+        let again = stamp(&stamped, "other", "1").unwrap();
+        let id = PluginIdentity::from_component_bytes(&again, "fallback");
+        assert_eq!(
+            (id.name.as_str(), id.version.as_deref()),
+            ("other", Some("1"))
+        );
+        assert_eq!(again.len(), stamp(COMPONENT, "other", "1").unwrap().len());
+        // Still a valid component.
+        wasmparser::Validator::new().validate_all(&again).unwrap();
+        assert!(
+            stamp(b"\0asm\x01\0\0\0", "a", "1").is_err(),
+            "a core module"
+        );
+        assert!(stamp(COMPONENT, "", "1").is_err());
+        assert!(stamp(COMPONENT, "a", "1@2").is_err());
+        assert!(stamp(COMPONENT, "a\nb", "1").is_err());
     }
 }

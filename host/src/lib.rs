@@ -38,6 +38,7 @@
 pub mod bindings;
 mod budget;
 pub mod capabilities;
+mod compile_cache;
 mod ctx;
 #[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
@@ -56,13 +57,16 @@ pub mod telemetry;
 pub mod testkit;
 pub mod view;
 
+pub use compile_cache::{CodeSource, CompileCache, WASMTRACE_CACHE_DIR};
 pub use ctx::{GuestFailure, WasmtraceCtx, WasmtraceCtxBuilder, WasmtraceView, add_to_linker};
 pub use guest::{
     add_logs_to_linker, add_metrics_to_linker, add_propagation_to_linker, add_tracing_to_linker,
     add_types_to_linker,
 };
 pub use http::{AllowedHosts, OutboundHttp};
-pub use identity::{ATTR_COMPONENT_SHA256, ATTR_INSTANCE_ID, PLUGIN_SECTION, PluginIdentity};
+pub use identity::{
+    ATTR_COMPONENT_SHA256, ATTR_INSTANCE_ID, PLUGIN_SECTION, PluginIdentity, stamp,
+};
 pub use limits::Limits;
 pub use plugin_telemetry::{PluginTelemetry, Providers};
 pub use propagation::{

@@ -4,13 +4,14 @@
 
 use crate::budget::Budget;
 use crate::capabilities::cache::{CacheConfig, CacheCtx, PluginCache};
+use crate::compile_cache::{self, CodeSource, CompileCache};
 use crate::ctx::{GuestFailure, WasmtraceCtx, WasmtraceView};
 use crate::guest::convert::truncate;
 use crate::identity::PluginIdentity;
 use crate::limits::Limits;
+use crate::plugin_telemetry::{PluginTelemetry, Providers};
 use crate::propagation::Propagators;
 use crate::stats::TracingStats;
-use crate::plugin_telemetry::{PluginTelemetry, Providers};
 use anyhow::{Context as _, bail};
 use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer, TracerProvider};
 use opentelemetry::{Context, InstrumentationScope, KeyValue};
@@ -20,7 +21,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
-use wasmtime::component::{Component, ComponentExportIndex, InstancePre, Linker, ResourceTable};
+use wasmtime::component::{ComponentExportIndex, InstancePre, Linker, ResourceTable};
 use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::p2::bindings::sync::CommandPre;
 use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
@@ -59,6 +60,26 @@ pub struct RuntimeConfig {
     /// ([`crate::telemetry::Telemetry::delivery_handle`]), so that each
     /// plugin's [`TracingStats::spans_lost`] reports its own.
     pub delivery: Option<Arc<crate::telemetry::DeliveryStats>>,
+    /// Where compiled components are kept between loads (default: nowhere;
+    /// the CLI uses [`CompileCache::from_env`]).
+    pub compile_cache: CompileCache,
+    /// Whether `wasmtrace compile` artifacts may be loaded: their machine
+    /// code runs as it is, so only load ones you built.
+    pub allow_precompiled: bool,
+}
+
+/// Why `bytes` are not a component, if they are not.
+fn check_component(bytes: &[u8]) -> anyhow::Result<()> {
+    if wasmparser::Parser::is_core_wasm(bytes) {
+        bail!(
+            "this is a core WebAssembly module, not a component (build it for wasm32-wasip2, or \
+             wrap it with `wasm-tools component new`)"
+        );
+    }
+    if !wasmparser::Parser::is_component(bytes) {
+        bail!("not a WebAssembly component (bad magic number)");
+    }
+    Ok(())
 }
 
 /// How deep plugins may call plugins (`a` calls `b` calls `c` is 2): a
@@ -173,6 +194,7 @@ struct Exports {
 #[derive(Clone)]
 pub struct Plugin {
     identity: PluginIdentity,
+    code_source: CodeSource,
     telemetry: PluginTelemetry,
     exports: Exports,
     limits: Arc<Limits>,
@@ -253,15 +275,40 @@ impl Runtime {
         self.shared.load(bytes, fallback_name)
     }
 
+    /// Compiles the component `bytes` ahead of time (`wasmtrace compile`):
+    /// an artifact that a runtime of the same configuration (same wasmtrace,
+    /// fuel and deadline settings) loads without compiling, when
+    /// [`RuntimeConfig::allow_precompiled`] is set.
+    pub fn precompile(&self, bytes: &[u8], fallback_name: &str) -> anyhow::Result<Vec<u8>> {
+        self.shared.precompile(bytes, fallback_name)
+    }
+
     /// Lets other plugins call `plugin` by its identity name
-    /// (`wasmtrace:plugin/calls`). A later registration under the same
-    /// name replaces the earlier one.
-    pub fn register(&self, plugin: &Plugin) {
-        self.shared
+    /// (`wasmtrace:plugin/calls`). Registering the same component again
+    /// changes nothing; another component of the same name is an error (a
+    /// call by that name would be ambiguous, and so would their telemetry,
+    /// which names the plugin): give one another name, e.g. with `wasmtrace
+    /// stamp`.
+    pub fn register(&self, plugin: &Plugin) -> anyhow::Result<()> {
+        let mut registry = self
+            .shared
             .registry
             .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(plugin.identity.name.clone(), plugin.clone());
+            .unwrap_or_else(|e| e.into_inner());
+        let name = &plugin.identity.name;
+        match registry.get(name) {
+            Some(known) if known.identity.sha256 != plugin.identity.sha256 => bail!(
+                "two plugins are named {name:?} (components {} and {}): their calls and \
+                 their telemetry would be mixed up; rename one (`wasmtrace stamp --name`)",
+                &known.identity.sha256[..12],
+                &plugin.identity.sha256[..12],
+            ),
+            Some(_) => Ok(()),
+            None => {
+                registry.insert(name.clone(), plugin.clone());
+                Ok(())
+            }
+        }
     }
 
     /// Runs one invocation: a fresh instance of `plugin`, inside an
@@ -394,18 +441,24 @@ impl Shared {
     }
 
     fn load(&self, bytes: &[u8], fallback_name: &str) -> anyhow::Result<Plugin> {
-        if wasmparser::Parser::is_core_wasm(bytes) {
-            bail!(
-                "this is a core WebAssembly module, not a component (build it for wasm32-wasip2, or wrap it with `wasm-tools component new`)"
-            );
-        }
-        if !wasmparser::Parser::is_component(bytes) {
-            bail!("not a WebAssembly component (bad magic number)");
-        }
-        let component = Component::new(&self.engine, bytes)
-            .map_err(anyhow::Error::from)
-            .context("invalid component")?;
-        let identity = PluginIdentity::from_component_bytes(bytes, fallback_name);
+        let (component, identity, code_source) = if compile_cache::is_precompiled(bytes) {
+            if !self.config.allow_precompiled {
+                bail!(
+                    "this is a precompiled component (`wasmtrace compile`), which runs as \
+                     machine code without being checked: allow it with --allow-precompiled"
+                );
+            }
+            let (component, identity) = compile_cache::load_precompiled(&self.engine, bytes)?;
+            (component, identity, CodeSource::Precompiled)
+        } else {
+            check_component(bytes)?;
+            let identity = PluginIdentity::from_component_bytes(bytes, fallback_name);
+            let (component, source) =
+                self.config
+                    .compile_cache
+                    .load(&self.engine, bytes, &identity)?;
+            (component, identity, source)
+        };
         let pre: InstancePre<PluginState> = self
             .linker
             .instantiate_pre(&component)
@@ -438,6 +491,7 @@ impl Shared {
         Ok(Plugin {
             telemetry: PluginTelemetry::new(&self.providers, &identity),
             identity,
+            code_source,
             exports: Exports {
                 pre,
                 handler,
@@ -451,6 +505,13 @@ impl Shared {
                 self.host_tracer.clone(),
             )),
         })
+    }
+
+    /// `wasmtrace compile`: the component `bytes` compiled for this
+    /// runtime's engine, with its identity.
+    fn precompile(&self, bytes: &[u8], fallback_name: &str) -> anyhow::Result<Vec<u8>> {
+        check_component(bytes)?;
+        compile_cache::precompile(&self.engine, bytes, fallback_name)
     }
 
     /// A plugin registered under `name`.
@@ -682,6 +743,12 @@ impl Plugin {
     /// Who this plugin is (name, version, content hash).
     pub fn identity(&self) -> &PluginIdentity {
         &self.identity
+    }
+
+    /// Whether its code was compiled at load, taken from the compile cache
+    /// or from a precompiled artifact.
+    pub fn code_source(&self) -> CodeSource {
+        self.code_source
     }
 
     /// Its `wasi:http/incoming-handler` export, if it is an HTTP proxy.

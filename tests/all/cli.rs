@@ -35,6 +35,12 @@ pub(crate) fn wasmtrace_command(args: &[&str], env: &[(&str, String)]) -> Comman
     }
     // The console's format and width are the test's to choose.
     cmd.env_remove("WASMTRACE_CONSOLE").env_remove("COLUMNS");
+    // The tests' own compile cache: shared by the CLI runs of one test
+    // binary (the same plugins load many times), not the user's.
+    cmd.env(
+        "WASMTRACE_CACHE_DIR",
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-compile-cache"),
+    );
     // Short batch delay: the CLI flushes at exit anyway.
     cmd.env("OTEL_BSP_SCHEDULE_DELAY", "100");
     for (k, v) in env {

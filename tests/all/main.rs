@@ -3,6 +3,7 @@
 mod bench_guests;
 mod cli;
 mod collector_fault;
+mod compile_cache;
 mod cross_process;
 mod embedding;
 mod harness;
@@ -14,6 +15,7 @@ mod patterns;
 mod plugin_calls;
 mod raw_guests;
 mod serve;
+mod serve_connections;
 mod signals;
 mod testkit;
 mod view;

@@ -12,7 +12,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use wasmtrace::telemetry::{PluginMetrics, Telemetry, TracesExporter};
 use wasmtrace::view::{Terminal, TextFormat, TreeOptions, WASMTRACE_CONSOLE};
-use wasmtrace::{InvocationError, Limits, Plugin, Runtime, RuntimeConfig, TracingStats};
+use wasmtrace::{
+    CompileCache, InvocationError, Limits, Plugin, Runtime, RuntimeConfig, TracingStats,
+};
 
 /// How long shutdown may take to deliver what is still queued.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(10);
@@ -52,6 +54,49 @@ enum Command {
     /// reported with its number and skipped (exit status 1); the rest is
     /// drawn.
     View(ViewArgs),
+    /// Compile a component ahead of time for deployment: `run` and `serve`
+    /// load the artifact without compiling when given --allow-precompiled.
+    /// It is tied to this wasmtrace build, this machine's CPU features and
+    /// the --fuel/--timeout-ms/--max-memory settings it was compiled for
+    /// (another setting is refused with an error, never run).
+    Compile(CompileArgs),
+    /// Set a component's plugin identity (the `wasmtrace-plugin` custom
+    /// section: name and version, as the Rust SDK's `plugin!` writes it),
+    /// for components built by other toolchains.
+    Stamp(StampArgs),
+}
+
+#[derive(clap::Args)]
+struct CompileArgs {
+    /// The component (`.wasm`).
+    plugin: PathBuf,
+    /// Where to write the artifact.
+    #[arg(long, short, value_name = "OUT")]
+    output: PathBuf,
+    /// Compile for runs with --fuel (fuel metering is compiled in).
+    #[arg(long)]
+    fuel: Option<u64>,
+    /// Compile for runs with --timeout-ms (epoch checks are compiled in).
+    #[arg(long, value_name = "MS")]
+    timeout_ms: Option<u64>,
+    /// Compile for runs with this --max-memory.
+    #[arg(long, value_name = "BYTES")]
+    max_memory: Option<usize>,
+}
+
+#[derive(clap::Args)]
+struct StampArgs {
+    /// The component (`.wasm`).
+    plugin: PathBuf,
+    /// The plugin's name (its `invoke NAME` span and instrumentation scope).
+    #[arg(long)]
+    name: String,
+    /// The plugin's version.
+    #[arg(long = "plugin-version", visible_alias = "set-version")]
+    version: String,
+    /// Where to write the stamped component (default: in place).
+    #[arg(long, short, value_name = "OUT")]
+    output: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -175,6 +220,15 @@ struct PluginOptions {
     /// One tracing limit, overriding the file: `--limit max_spans=1000`.
     #[arg(long = "limit", value_name = "NAME=VALUE")]
     limit: Vec<String>,
+    /// Compile every component anew instead of reusing the compile cache
+    /// (kept in WASMTRACE_CACHE_DIR, or the platform's cache directory;
+    /// WASMTRACE_CACHE_DIR=off also turns it off).
+    #[arg(long)]
+    no_compile_cache: bool,
+    /// Accept components precompiled by `wasmtrace compile`. Their machine
+    /// code runs as it is, unchecked: only load artifacts you built.
+    #[arg(long)]
+    allow_precompiled: bool,
 }
 
 impl PluginOptions {
@@ -213,16 +267,22 @@ impl PluginOptions {
             cache: Default::default(),
             allowed_http_hosts: self.allow_http.clone(),
             delivery: Some(telemetry.delivery_handle()),
+            compile_cache: if self.no_compile_cache {
+                CompileCache::disabled()
+            } else {
+                CompileCache::from_env()
+            },
+            allow_precompiled: self.allow_precompiled,
         };
         let runtime = Runtime::new(telemetry.providers(), config)?;
         let metrics = PluginMetrics::new(&telemetry.meter_provider().meter("wasmtrace"));
         let plugin = runtime.load_file(main)?;
         metrics.track(&plugin);
-        runtime.register(&plugin);
+        runtime.register(&plugin)?;
         for path in &self.plugins {
             let callee = runtime.load_file(path)?;
             metrics.track(&callee);
-            runtime.register(&callee);
+            runtime.register(&callee)?;
         }
         Ok((runtime, plugin))
     }
@@ -267,6 +327,20 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Compile(args) => match compile(&args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("error: {err:#}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Stamp(args) => match stamp(&args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("error: {err:#}");
+                ExitCode::FAILURE
+            }
+        },
         Command::View(args) => match view(&args) {
             Ok(code) => code,
             Err(err) => {
@@ -279,6 +353,58 @@ fn main() -> ExitCode {
 
 /// `wasmtrace view`: everything readable is drawn; each line that is not is
 /// reported, and then the exit status is 1.
+fn compile(args: &CompileArgs) -> anyhow::Result<()> {
+    let bytes = read(&args.plugin)?;
+    let config = RuntimeConfig {
+        fuel: args.fuel,
+        deadline: args.timeout_ms.map(Duration::from_millis),
+        max_memory: args.max_memory,
+        ..RuntimeConfig::default()
+    };
+    // Compiling needs no telemetry: a provider without processors.
+    let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+    let runtime = Runtime::new(&provider, config)?;
+    let artifact = runtime.precompile(&bytes, &file_stem(&args.plugin))?;
+    write_atomically(&args.output, &artifact)?;
+    eprintln!(
+        "{}: {} bytes, load it with --allow-precompiled",
+        args.output.display(),
+        artifact.len()
+    );
+    Ok(())
+}
+
+fn stamp(args: &StampArgs) -> anyhow::Result<()> {
+    let bytes = read(&args.plugin)?;
+    let stamped = wasmtrace::stamp(&bytes, &args.name, &args.version)
+        .with_context(|| format!("stamping {}", args.plugin.display()))?;
+    let out = args.output.as_ref().unwrap_or(&args.plugin);
+    write_atomically(out, &stamped)?;
+    eprintln!("{}: {}@{}", out.display(), args.name, args.version);
+    Ok(())
+}
+
+fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("reading {}", path.display()))
+}
+
+fn file_stem(path: &Path) -> String {
+    path.file_stem()
+        .map_or_else(|| "plugin".into(), |s| s.to_string_lossy().into_owned())
+}
+
+/// Writes `bytes` to `path` through a temporary file renamed into place, so
+/// that a failed write leaves the old file (e.g. the component being
+/// stamped in place) whole.
+fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    let result = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.with_context(|| format!("writing {}", path.display()))
+}
+
 fn view(args: &ViewArgs) -> anyhow::Result<ExitCode> {
     let name = args.file.display().to_string();
     let reading = if args.file.as_os_str() == "-" {

@@ -1,7 +1,7 @@
 //! Serving HTTP with a plugin: `wasmtrace serve`.
 //!
 //! A plugin that exports `wasi:http/incoming-handler` (the `wasi:http/proxy`
-//! world) handles HTTP/1.1 requests, one fresh instance per request, from
+//! world) handles HTTP/1.1 and HTTP/2 (h2c) requests, one fresh instance per request, from
 //! the component the [`Runtime`] compiled and pre-instantiated once. The
 //! plugin runs on the runtime's synchronous engine and linker (the sync
 //! `wasi:http` bindings), each call on a Tokio blocking thread, so a plugin
@@ -77,6 +77,21 @@ impl std::fmt::Debug for HttpServer {
     }
 }
 
+/// HTTP/1.1 and HTTP/2 on the same port: h2c with prior knowledge (a
+/// connection that opens with the HTTP/2 preface) or HTTP/1.1, whose
+/// `Upgrade: h2c` requests are served over HTTP/1.1 (hyper does not
+/// implement the h2c upgrade, which RFC 9113 deprecates).
+fn connection_builder()
+-> hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor> {
+    let mut builder =
+        hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+    // The timer lets hyper enforce its header-read timeout (slowloris) and
+    // HTTP/2 keep-alive.
+    builder.http1().timer(hyper_util::rt::TokioTimer::new());
+    builder.http2().timer(hyper_util::rt::TokioTimer::new());
+    builder
+}
+
 impl HttpServer {
     /// A server for `plugin`, loaded by `runtime`; an error if the plugin
     /// does not export `wasi:http/incoming-handler`.
@@ -93,7 +108,7 @@ impl HttpServer {
         })
     }
 
-    /// Accepts HTTP/1.1 connections on `listener` until `shutdown`
+    /// Accepts HTTP/1.1 and HTTP/2 (h2c) connections on `listener` until `shutdown`
     /// completes, then stops accepting, lets the requests in flight finish
     /// (for up to [`SHUTDOWN_GRACE`]) and returns. Must run inside a
     /// multi-threaded Tokio runtime.
@@ -120,6 +135,13 @@ impl HttpServer {
                             continue;
                         }
                     };
+                    // Without it, Nagle's algorithm holds back a response
+                    // written in more than one segment until the client's
+                    // delayed ACK (~40 ms): every request of a keep-alive
+                    // client at low concurrency would wait that long.
+                    if let Err(err) = stream.set_nodelay(true) {
+                        eprintln!("wasmtrace serve: TCP_NODELAY: {err}");
+                    }
                     let server = self.clone();
                     let mut stopped = stopped.clone();
                     connections.spawn(async move {
@@ -127,8 +149,11 @@ impl HttpServer {
                             let server = server.clone();
                             async move { Ok::<_, Infallible>(server.handle(req, peer, local).await) }
                         });
-                        let conn = hyper::server::conn::http1::Builder::new()
-                            .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+                        let builder = connection_builder();
+                        let conn = builder.serve_connection(
+                            hyper_util::rt::TokioIo::new(stream),
+                            service,
+                        );
                         tokio::pin!(conn);
                         tokio::select! {
                             _ = conn.as_mut() => {}
@@ -371,6 +396,7 @@ fn request_attributes(
         "network.protocol.version",
         match req.version() {
             http::Version::HTTP_10 => "1.0",
+            http::Version::HTTP_2 => "2",
             _ => "1.1",
         },
     ));

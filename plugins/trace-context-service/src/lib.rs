@@ -7,7 +7,11 @@
 //! through `wasi:http/outgoing-handler`, then answers 200. Anything else is
 //! a 404; a body that is not such an array is a 400. (`/crash` panics inside
 //! a `crash` span, to show how the host reports a crashing guest: a 500,
-//! and the span ended with status Error.)
+//! and the span ended with status Error. `GET /state?VALUE` shows what a
+//! request can see of the ones before it: it answers with what its
+//! instance's memory held, then stores VALUE there, in a `state` span.
+//! Each request gets a fresh instance, so the answer is always `calls=0
+//! held=`.)
 //!
 //! The plugin never touches trace headers: the host extracts the incoming
 //! `traceparent`/`tracestate` into its server span, the guest's spans nest
@@ -78,6 +82,9 @@ fn answer(request: &IncomingRequest) -> (u16, String) {
         let _span = Span::builder("crash").start();
         panic!("crash requested");
     }
+    if path == "/state" {
+        return (200, remember(&query(request)));
+    }
     if path != "/test" || !matches!(request.method(), Method::Post) {
         return (404, "not found\n".to_owned());
     }
@@ -94,6 +101,27 @@ fn answer(request: &IncomingRequest) -> (u16, String) {
         run_case(index, case);
     }
     (200, String::new())
+}
+
+/// What this instance's memory held from earlier calls, then `value`
+/// stored in it.
+fn remember(value: &str) -> String {
+    static CALLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    static HELD: std::sync::Mutex<String> = std::sync::Mutex::new(String::new());
+    let calls = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut held = HELD.lock().unwrap_or_else(|e| e.into_inner());
+    let seen = format!("calls={calls} held={held}");
+    let _span = Span::builder("state")
+        .attributes(attrs! { "state.seen" => seen.clone(), "state.stored" => value.to_owned() })
+        .start();
+    value.clone_into(&mut held);
+    seen
+}
+
+/// The request's query string (after `?`), if any.
+fn query(request: &IncomingRequest) -> String {
+    let path = request.path_with_query().unwrap_or_default();
+    path.split_once('?').map(|(_, q)| q.to_owned()).unwrap_or_default()
 }
 
 /// POSTs the case's `arguments` to its `url`, in a `test_case` span. A
