@@ -67,7 +67,13 @@ pub mod metrics;
 pub mod plugins;
 pub mod propagation;
 pub mod span;
+#[cfg(feature = "tracing")]
+pub mod tracing_bridge;
 pub mod value;
+
+/// `#[traced]`: a function as a span (see the attribute's own docs).
+#[cfg(feature = "macros")]
+pub use wasmtrace_sdk_macros::traced;
 
 pub use propagation::{
     Context, ContextGuard, PropagatedContext, propagate_context, trace_headers,
@@ -262,7 +268,7 @@ macro_rules! plugin {
                 ) -> ::core::result::Result<$crate::__private::String, $crate::__private::String>
                 {
                     $crate::__private::reset_current();
-                    $crate::logs::install_log_bridge();
+                    $crate::__private::install_bridges();
                     $crate::IntoHandlerResult::into_handler_result(($handler)(input))
                 }
             }
@@ -283,6 +289,46 @@ macro_rules! plugin {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::current::reset as reset_current;
+
+    /// Routes the `log` crate (and, with the `tracing` feature, the
+    /// `tracing` crate) to the host, once.
+    pub fn install_bridges() {
+        crate::logs::install_log_bridge();
+        #[cfg(feature = "tracing")]
+        crate::tracing_bridge::install();
+    }
+
+    /// An argument of a `#[traced]` function, turned into an attribute
+    /// value: by [`ViaValue`] when its type converts into a
+    /// [`Value`](crate::Value), else by [`ViaDebug`] (autoref
+    /// specialization: `(&ArgValue(&arg)).arg_value()` picks the first
+    /// that applies).
+    pub struct ArgValue<'a, T: ?Sized>(pub &'a T);
+
+    /// Arguments whose type converts into a `Value`.
+    pub trait ViaValue {
+        /// The attribute value.
+        fn arg_value(&self) -> crate::Value;
+    }
+
+    impl<T: Clone + Into<crate::Value>> ViaValue for ArgValue<'_, T> {
+        fn arg_value(&self) -> crate::Value {
+            self.0.clone().into()
+        }
+    }
+
+    /// Other arguments: their `Debug` text.
+    pub trait ViaDebug {
+        /// The attribute value.
+        fn arg_value(&self) -> crate::Value;
+    }
+
+    impl<T: ::core::fmt::Debug + ?Sized> ViaDebug for &ArgValue<'_, T> {
+        fn arg_value(&self) -> crate::Value {
+            crate::Value::from(::std::format!("{:?}", self.0))
+        }
+    }
+
     pub use crate::value::LiteralValue;
     pub use std::string::String;
     pub use std::vec;

@@ -663,7 +663,7 @@ impl SpanGuard {
     /// status is left alone.
     pub fn record_error<E: Display + ?Sized>(&self, error: &E) {
         if let Some(handle) = self.handle {
-            wit::record_exception(handle, type_name::<E>(), &error.to_string(), None);
+            wit::record_exception(handle, exception_type::<E>(), &error.to_string(), None);
         }
     }
 
@@ -672,7 +672,7 @@ impl SpanGuard {
     pub fn record_result<T, E: Display>(&self, result: &Result<T, E>) {
         if let (Err(error), Some(handle)) = (result, self.handle) {
             let message = error.to_string();
-            wit::record_exception(handle, type_name::<E>(), &message, None);
+            wit::record_exception(handle, exception_type::<E>(), &message, None);
             wit::set_status(handle, wit::Status::Error(&message));
         }
     }
@@ -721,6 +721,21 @@ impl SpanGuard {
     /// Ends the span now (dropping the guard does the same).
     pub fn end(self) {
         drop(self);
+    }
+}
+
+/// The `exception.type` of an error of type `E`: its path
+/// (`core::num::error::ParseIntError`), or none (`""`) for an error that is
+/// only a message (`&str`, `String`), whose type says nothing.
+pub(crate) fn exception_type<E: ?Sized>() -> &'static str {
+    let name = type_name::<E>().trim_start_matches('&');
+    match name {
+        "str"
+        | "alloc::string::String"
+        | "alloc::borrow::Cow<'_, str>"
+        | "alloc::boxed::Box<str>" => "",
+        name if name.starts_with("alloc::borrow::Cow<") && name.ends_with("str>") => "",
+        name => name,
     }
 }
 
@@ -796,6 +811,18 @@ mod tests {
     use super::*;
 
     const TP: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+    #[test]
+    fn exception_type_names_the_error_type_and_not_a_bare_message() {
+        assert_eq!(
+            exception_type::<std::num::ParseIntError>(),
+            "core::num::error::ParseIntError"
+        );
+        assert_eq!(exception_type::<&str>(), "");
+        assert_eq!(exception_type::<String>(), "");
+        assert_eq!(exception_type::<std::borrow::Cow<'static, str>>(), "");
+        assert_eq!(exception_type::<Box<str>>(), "");
+    }
 
     #[test]
     fn traceparent_round_trip() {

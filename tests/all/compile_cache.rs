@@ -66,8 +66,7 @@ fn the_second_load_comes_from_the_cache_and_runs() {
 fn the_second_load_of_a_python_component_skips_its_compilation() {
     let dir = toolchains::repo_root().join("tests/guests-py/raw");
     let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("raw-py-cached.wasm");
-    let built =
-        toolchains::python_component(&dir, "app", "wasmtrace:plugin/plugin", &[], &out);
+    let built = toolchains::python_component(&dir, "app", "wasmtrace:plugin/plugin", &[], &out);
     let Some(path) = BuildError::or_skip(
         built,
         "the_second_load_of_a_python_component_skips_its_compilation",
@@ -113,7 +112,11 @@ fn a_precompiled_artifact_runs_only_when_allowed() {
     let artifact = dir.join("quickstart.cwasm");
     let artifact = artifact.to_str().unwrap();
     let out = wasmtrace(&["compile", QUICKSTART, "-o", artifact], &[]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let refused = wasmtrace(&["run", artifact, "--input", "a b"], &[]);
     let stderr = String::from_utf8_lossy(&refused.stderr);
@@ -155,7 +158,11 @@ fn stamp_renames_a_plugin_and_two_plugins_of_one_name_are_refused() {
         ],
         &[],
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let ran = wasmtrace(&["run", renamed, "--input", "a"], &[]);
     let stderr = String::from_utf8_lossy(&ran.stderr);
     assert!(ran.status.success(), "{stderr}");
@@ -166,7 +173,16 @@ fn stamp_renames_a_plugin_and_two_plugins_of_one_name_are_refused() {
     let impostor = dir.join("impostor.wasm");
     let impostor = impostor.to_str().unwrap();
     let out = wasmtrace(
-        &["stamp", renamed, "--name", "quickstart", "--plugin-version", "9", "-o", impostor],
+        &[
+            "stamp",
+            renamed,
+            "--name",
+            "quickstart",
+            "--plugin-version",
+            "9",
+            "-o",
+            impostor,
+        ],
         &[],
     );
     assert!(out.status.success());
@@ -178,10 +194,21 @@ fn stamp_renames_a_plugin_and_two_plugins_of_one_name_are_refused() {
     let not_wasm = dir.join("not.wasm");
     std::fs::write(&not_wasm, b"hello").unwrap();
     let bad = wasmtrace(
-        &["stamp", not_wasm.to_str().unwrap(), "--name", "x", "--plugin-version", "1"],
+        &[
+            "stamp",
+            not_wasm.to_str().unwrap(),
+            "--name",
+            "x",
+            "--plugin-version",
+            "1",
+        ],
         &[],
     );
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("not a WebAssembly component"));
-    assert_eq!(std::fs::read(&not_wasm).unwrap(), b"hello", "left as it was");
+    assert_eq!(
+        std::fs::read(&not_wasm).unwrap(),
+        b"hello",
+        "left as it was"
+    );
 }

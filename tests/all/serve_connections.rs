@@ -57,7 +57,10 @@ fn a_keep_alive_client_does_not_wait_on_delayed_acks() {
     let rx = OtlpReceiver::start().unwrap();
     let served = Served::plugin(TRACE_CONTEXT_SERVICE, &[], &rx);
     let answers = runtime().block_on(keep_alive(&served, 20));
-    assert!(answers.iter().all(|(status, _)| *status == 200), "{answers:?}");
+    assert!(
+        answers.iter().all(|(status, _)| *status == 200),
+        "{answers:?}"
+    );
     let mut times: Vec<Duration> = answers.iter().map(|(_, t)| *t).collect();
     times.sort();
     let median = times[times.len() / 2];
@@ -100,9 +103,18 @@ fn http2_with_prior_knowledge_is_served_and_traced() {
         .find(|s| s.kind == SpanKind::Server)
         .unwrap_or_else(|| panic!("no server span in {spans:#?}"));
     assert_eq!(server.name, "GET");
-    assert_eq!(server.attr("url.path"), Some(&AttrValue::String("/state".into())));
-    assert_eq!(server.attr("network.protocol.version"), Some(&AttrValue::String("2".into())));
-    let state = spans.iter().find(|s| s.name == "state").expect("the state span");
+    assert_eq!(
+        server.attr("url.path"),
+        Some(&AttrValue::String("/state".into()))
+    );
+    assert_eq!(
+        server.attr("network.protocol.version"),
+        Some(&AttrValue::String("2".into()))
+    );
+    let state = spans
+        .iter()
+        .find(|s| s.name == "state")
+        .expect("the state span");
     assert_eq!(state.trace_id, server.trace_id);
 }
 
@@ -137,7 +149,10 @@ fn nothing_of_one_request_is_visible_to_the_next() {
     assert_eq!(states.len(), 2, "{spans:#?}");
     assert_ne!(states[0].trace_id, states[1].trace_id);
     for state in &states {
-        assert_eq!(state.attr("state.seen"), Some(&AttrValue::String("calls=0 held=".into())));
+        assert_eq!(
+            state.attr("state.seen"),
+            Some(&AttrValue::String("calls=0 held=".into()))
+        );
         let in_trace = spans.iter().filter(|s| s.trace_id == state.trace_id);
         for span in in_trace {
             let leaked = span
@@ -145,7 +160,10 @@ fn nothing_of_one_request_is_visible_to_the_next() {
                 .values()
                 .any(|v| matches!(v, AttrValue::String(s) if s.contains("first-secret")));
             let own = state.attr("state.stored") == Some(&AttrValue::String("first-secret".into()));
-            assert!(!leaked || own, "{span:#?} carries the other request's value");
+            assert!(
+                !leaked || own,
+                "{span:#?} carries the other request's value"
+            );
         }
     }
 }

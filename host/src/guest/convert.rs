@@ -358,14 +358,17 @@ pub(crate) fn span_context_from_guest(sc: &WitSpanContext) -> Option<SpanContext
 }
 
 /// The attributes of an OTel `exception` event, per the semantic
-/// conventions.
+/// conventions; an empty type (an error that is only a message, such as a
+/// Rust `&str`) leaves `exception.type` out.
 pub(crate) fn exception_attributes(
     exception_type: String,
     message: String,
     stacktrace: Option<String>,
 ) -> Vec<KeyValue> {
     let mut attrs = Vec::with_capacity(3);
-    attrs.push(KeyValue::new("exception.type", exception_type));
+    if !exception_type.is_empty() {
+        attrs.push(KeyValue::new("exception.type", exception_type));
+    }
     attrs.push(KeyValue::new("exception.message", message));
     if let Some(st) = stacktrace {
         attrs.push(KeyValue::new("exception.stacktrace", st));

@@ -81,8 +81,7 @@ impl std::fmt::Debug for HttpServer {
 /// connection that opens with the HTTP/2 preface) or HTTP/1.1, whose
 /// `Upgrade: h2c` requests are served over HTTP/1.1 (hyper does not
 /// implement the h2c upgrade, which RFC 9113 deprecates).
-fn connection_builder()
--> hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor> {
+fn connection_builder() -> hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor> {
     let mut builder =
         hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
     // The timer lets hyper enforce its header-read timeout (slowloris) and

@@ -121,7 +121,9 @@ fn remember(value: &str) -> String {
 /// The request's query string (after `?`), if any.
 fn query(request: &IncomingRequest) -> String {
     let path = request.path_with_query().unwrap_or_default();
-    path.split_once('?').map(|(_, q)| q.to_owned()).unwrap_or_default()
+    path.split_once('?')
+        .map(|(_, q)| q.to_owned())
+        .unwrap_or_default()
 }
 
 /// POSTs the case's `arguments` to its `url`, in a `test_case` span. A
