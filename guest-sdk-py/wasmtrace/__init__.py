@@ -19,10 +19,13 @@ span, across ``await``.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextvars
 import functools
+import heapq
 import inspect
 import logging
+import time
 import traceback
 from dataclasses import dataclass
 from typing import (
@@ -92,6 +95,8 @@ __all__ = [
     "Gauge",
     "handler",
     "Handler",
+    "EventLoop",
+    "run",
 ]
 
 #: The invocation's context (the host's span for this invocation).
@@ -840,21 +845,140 @@ def _error_message(error: BaseException) -> str:
     return f"{_exception_type(error)}: {error}"
 
 
+class EventLoop(asyncio.AbstractEventLoop):
+    """An :mod:`asyncio` event loop without I/O, for coroutines inside one
+    invocation: ready callbacks in order, then timers (``asyncio.sleep``)
+    waited for with ``time.sleep``. asyncio's own loops need a self-pipe,
+    which WASI does not give, so :func:`run` uses this one."""
+
+    def __init__(self) -> None:
+        self._ready: "collections.deque[asyncio.Handle]" = collections.deque()
+        self._timers: List[asyncio.TimerHandle] = []
+        self._running = False
+        self._closed = False
+        self._exception: Optional[BaseException] = None
+
+    def time(self) -> float:
+        return time.monotonic()
+
+    def get_debug(self) -> bool:
+        return False
+
+    def is_running(self) -> bool:
+        return self._running
+
+    def is_closed(self) -> bool:
+        return self._closed
+
+    def close(self) -> None:
+        self._ready.clear()
+        self._timers.clear()
+        self._closed = True
+
+    def stop(self) -> None:
+        self._running = False
+
+    async def shutdown_asyncgens(self) -> None:
+        pass
+
+    async def shutdown_default_executor(self, timeout: Optional[float] = None) -> None:
+        pass
+
+    def call_exception_handler(self, context: Dict[str, Any]) -> None:
+        # A task's exception nobody retrieved, or a failing callback: kept to
+        # be raised by `run_until_complete`, as it would otherwise be lost.
+        error = context.get("exception")
+        if error is not None and self._exception is None and not isinstance(error, asyncio.CancelledError):
+            self._exception = error
+
+    def default_exception_handler(self, context: Dict[str, Any]) -> None:
+        self.call_exception_handler(context)
+
+    def call_soon(self, callback: Callable[..., Any], *args: Any, context: Optional[contextvars.Context] = None) -> asyncio.Handle:
+        handle = asyncio.Handle(callback, args, self, context)
+        self._ready.append(handle)
+        return handle
+
+    def call_soon_threadsafe(self, callback: Callable[..., Any], *args: Any, context: Optional[contextvars.Context] = None) -> asyncio.Handle:
+        return self.call_soon(callback, *args, context=context)
+
+    def call_at(self, when: float, callback: Callable[..., Any], *args: Any, context: Optional[contextvars.Context] = None) -> asyncio.TimerHandle:
+        timer = asyncio.TimerHandle(when, callback, args, self, context)
+        heapq.heappush(self._timers, timer)
+        timer._scheduled = True  # type: ignore[attr-defined]
+        return timer
+
+    def call_later(self, delay: float, callback: Callable[..., Any], *args: Any, context: Optional[contextvars.Context] = None) -> asyncio.TimerHandle:
+        return self.call_at(self.time() + delay, callback, *args, context=context)
+
+    def _timer_handle_cancelled(self, handle: asyncio.TimerHandle) -> None:
+        pass  # skipped when it comes due
+
+    def create_future(self) -> "asyncio.Future[Any]":
+        return asyncio.Future(loop=self)
+
+    def create_task(self, coro: Any, *, name: Optional[str] = None, context: Optional[contextvars.Context] = None) -> "asyncio.Task[Any]":
+        return asyncio.Task(coro, loop=self, name=name, context=context)
+
+    def run_until_complete(self, future: Awaitable[T]) -> T:
+        task = asyncio.ensure_future(future, loop=self)
+        self._running = True
+        asyncio.events._set_running_loop(self)
+        try:
+            while not task.done():
+                if not self._ready:
+                    self._wait_for_timer()
+                while self._ready:
+                    handle = self._ready.popleft()
+                    if not handle._cancelled:
+                        handle._run()
+                if self._exception is not None:
+                    error, self._exception = self._exception, None
+                    raise error
+            return task.result()
+        finally:
+            self._running = False
+            asyncio.events._set_running_loop(None)
+
+    def _wait_for_timer(self) -> None:
+        while self._timers and self._timers[0].cancelled():
+            heapq.heappop(self._timers)
+        if not self._timers:
+            raise RuntimeError("the coroutine waits for something that never happens (no I/O in this event loop)")
+        timer = heapq.heappop(self._timers)
+        delay = timer.when() - self.time()
+        if delay > 0:
+            time.sleep(delay)
+        self._ready.append(timer)
+
+
+def run(main: Awaitable[T]) -> T:
+    """Runs a coroutine to completion on a fresh :class:`EventLoop` (what
+    the handler does with an ``async`` function), as ``asyncio.run`` would."""
+    loop = EventLoop()
+    try:
+        return loop.run_until_complete(main)
+    finally:
+        # Tasks left behind are cancelled so that their spans end.
+        pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+        for t in pending:
+            t.cancel()
+        if pending:
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        loop.close()
+
+
 def _run(fn: Callable[[str], Union[str, Awaitable[str], None]], input: str) -> str:
-    """Calls the plugin's function, driving a coroutine with ``asyncio.run``,
+    """Calls the plugin's function, driving a coroutine with :func:`run`,
     and turns an exception into the ``handle`` export's error."""
     _current.set(INVOCATION)
     try:
         output = fn(input)
         if inspect.isawaitable(output):
-            output = asyncio.run(_awaited(output))
+            output = run(output)
     except Exception as e:
         raise Err(_error_message(e)) from e
     return "" if output is None else str(output)
-
-
-async def _awaited(awaitable: Awaitable[T]) -> T:
-    return await awaitable
 
 
 def handler(fn: Callable[[str], Union[str, Awaitable[str], None]]) -> type:
