@@ -12,8 +12,8 @@
 // (`--enable http` for wasi:http and fetch, `--enable clocks` for Date.now).
 // `--http` builds an HTTP service for `wasmtrace serve` instead: world
 // `wasmtrace:http-plugin/http-plugin` (`wit/http`: wasi:http/proxy plus the
-// wasmtrace imports), with `http` and `fetch-event` enabled, so the app
-// answers with `addEventListener('fetch', ...)`.
+// wasmtrace imports), with every WASI feature enabled, so the app answers
+// with `addEventListener('fetch', ...)`.
 //
 // The app is bundled first (rolldown): `import ... from 'wasmtrace-sdk'`
 // resolves to this package's `src/index.js`, other bare imports to the
@@ -113,7 +113,9 @@ try {
     await cp(join(wit, 'http'), witPath, { recursive: true });
     await cp(join(wit, 'deps'), join(witPath, 'deps'), { recursive: true });
     await cp(join(wit, 'plugin.wit'), join(witPath, 'deps', 'plugin.wit'));
-    args.enable.push('http', 'fetch-event');
+    // The proxy world imports stdio, clocks and random anyway: the engine
+    // may as well use them (errors reach stderr instead of trapping).
+    args.enable.push(...FEATURES);
   }
   const { component } = await componentize({
     sourcePath: source,

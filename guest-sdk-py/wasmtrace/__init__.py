@@ -53,7 +53,13 @@ try:
     from wit_world.imports import metrics as _metrics
     from wit_world.imports import propagation as _propagation
     from wit_world.imports import tracing as _tracing
-    from wit_world.imports import types as _types
+
+    try:
+        # In a world that also imports `wasi:http/types` (the HTTP plugin
+        # world) componentize-py qualifies the clashing name.
+        from wit_world.imports import wasmtrace_telemetry_types as _types
+    except ImportError:
+        from wit_world.imports import types as _types
 except ImportError:  # pragma: no cover - outside a component, e.g. `python -m wasmtrace.build`
     _IN_COMPONENT = False
 else:
