@@ -11,6 +11,7 @@
 use std::path::PathBuf;
 
 use opentelemetry::Context;
+use opentelemetry::logs::{AnyValue, Severity};
 use wasmtrace::testkit::AttrValue;
 use wasmtrace_test_support::toolchains::{self, BuildError};
 
@@ -119,4 +120,59 @@ fn py_sdk_traced_decorator_records_arguments() {
     );
     // `add_attributes` inside the function acts on its span.
     assert_eq!(span.attr("inside"), Some(&AttrValue::Bool(true)));
+}
+
+#[test]
+fn py_logging_records_go_through_the_host_with_their_span() {
+    let test = "py_logging_records_go_through_the_host_with_their_span";
+    let Some(path) = SDK.path(test, build_sdk_guest) else {
+        return;
+    };
+    let p = crate::signals::Pipelines::new();
+    let runtime = wasmtrace::Runtime::new(p.providers(), wasmtrace::RuntimeConfig::default())
+        .unwrap();
+    let plugin = runtime.load_file(&path).unwrap();
+    assert_eq!(
+        runtime.invoke(&plugin, "logs", &Context::new()).unwrap(),
+        "logged"
+    );
+    let spans = p.spans.get_finished_spans().unwrap();
+    let logging = spans.iter().find(|s| s.name == "logging").expect("span");
+    let logs = p.logs.get_emitted_logs().unwrap();
+    let record = |body: &str| {
+        logs.iter()
+            .map(|l| &l.record)
+            .find(|r| r.body() == Some(&AnyValue::from(body.to_owned())))
+            .unwrap_or_else(|| panic!("no {body:?} record in {logs:#?}"))
+    };
+    let attr = |r: &opentelemetry_sdk::logs::SdkLogRecord, key: &str| {
+        r.attributes_iter()
+            .find(|(k, _)| k.as_str() == key)
+            .map(|(_, v)| v.clone())
+    };
+    // `logging` formats the message; `extra={"attributes": ...}` and the
+    // source location become attributes.
+    let hello = record("hello world");
+    assert_eq!(hello.severity_number(), Some(Severity::Info));
+    assert_eq!(hello.severity_text(), Some("INFO"));
+    assert_eq!(
+        hello.trace_context().unwrap().span_id,
+        logging.span_context.span_id()
+    );
+    assert_eq!(attr(hello, "n"), Some(AnyValue::Int(3)));
+    assert_eq!(attr(hello, "logger.name"), Some(AnyValue::from("sdk-test")));
+    assert_eq!(attr(hello, "code.function.name"), Some(AnyValue::from("logs")));
+    assert!(matches!(attr(hello, "code.line.number"), Some(AnyValue::Int(n)) if n > 0));
+    // `logger.exception` carries the exception as the conventions name it.
+    let failed = record("it failed");
+    assert_eq!(failed.severity_number(), Some(Severity::Error));
+    assert_eq!(attr(failed, "exception.type"), Some(AnyValue::from("KeyError")));
+    assert!(
+        matches!(attr(failed, "exception.stacktrace"), Some(AnyValue::String(s)) if s.as_str().contains("Traceback")),
+        "{failed:?}"
+    );
+    // The SDK's own `log` API.
+    let direct = record("direct");
+    assert_eq!(direct.severity_number(), Some(Severity::Warn));
+    assert_eq!(attr(direct, "code"), Some(AnyValue::Int(7)));
 }
