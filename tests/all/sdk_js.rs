@@ -10,6 +10,8 @@
 
 use std::path::PathBuf;
 
+use opentelemetry::Context;
+use opentelemetry::logs::{AnyValue, Severity};
 use wasmtrace_test_support::toolchains::{self, BuildError};
 
 use crate::sdk_common::{self as common, Guest, out};
@@ -93,4 +95,61 @@ fn js_sdk_propagates_context_and_baggage_and_uses_the_cache() {
         return;
     };
     common::assert_propagation_cache_and_calls(&kit, "sdk-js-test");
+}
+
+#[test]
+fn js_logs_and_console_go_through_the_host_with_their_span() {
+    let test = "js_logs_and_console_go_through_the_host_with_their_span";
+    let Some(path) = SDK.path(test, build_sdk_guest) else {
+        return;
+    };
+    let p = crate::signals::Pipelines::new();
+    let runtime =
+        wasmtrace::Runtime::new(p.providers(), wasmtrace::RuntimeConfig::default()).unwrap();
+    let plugin = runtime.load_file(&path).unwrap();
+    assert_eq!(
+        runtime.invoke(&plugin, "logs", &Context::new()).unwrap(),
+        "logged"
+    );
+    let spans = p.spans.get_finished_spans().unwrap();
+    let logging = spans.iter().find(|s| s.name == "logging").expect("span");
+    let logs = p.logs.get_emitted_logs().unwrap();
+    let bodies: Vec<_> = logs.iter().map(|l| l.record.body().cloned()).collect();
+    assert_eq!(
+        bodies,
+        [
+            Some(AnyValue::from("hello world")),
+            Some(AnyValue::from("from console 7")),
+            Some(AnyValue::from("it failed: RangeError: boom")),
+            Some(AnyValue::from("direct")),
+        ]
+    );
+    let severities: Vec<_> = logs.iter().map(|l| l.record.severity_number()).collect();
+    assert_eq!(
+        severities,
+        [
+            Some(Severity::Info),
+            Some(Severity::Info),
+            Some(Severity::Error),
+            Some(Severity::Warn)
+        ]
+    );
+    let attr = |i: usize, key: &str| {
+        logs[i]
+            .record
+            .attributes_iter()
+            .find(|(k, _)| k.as_str() == key)
+            .map(|(_, v)| v.clone())
+    };
+    for log in &logs {
+        assert_eq!(
+            log.record.trace_context().unwrap().span_id,
+            logging.span_context.span_id()
+        );
+        assert_eq!(log.instrumentation.name(), "sdk-js-test");
+    }
+    assert_eq!(attr(0, "n"), Some(AnyValue::Int(3)));
+    assert_eq!(attr(1, "log.source"), Some(AnyValue::from("console")));
+    assert_eq!(attr(2, "exception.type"), Some(AnyValue::from("RangeError")));
+    assert_eq!(attr(3, "code"), Some(AnyValue::Int(7)));
 }

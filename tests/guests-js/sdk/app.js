@@ -2,8 +2,8 @@
 // input, each exercising part of the SDK; the output is what the test
 // checks besides the spans.
 import {
-  baggage, cache, currentSpanContext, float, handler as makeHandler, plugins, propagateContext,
-  recordEvent, traceHeaders, withBaggage, withPropagatedContext, withSpan,
+  baggage, bridgeConsole, cache, currentSpanContext, float, handler as makeHandler, log, plugins,
+  propagateContext, recordEvent, traceHeaders, withBaggage, withPropagatedContext, withSpan,
 } from 'wasmtrace-sdk';
 
 /** Lets the other tasks run: resolves on a later turn of the microtask queue. */
@@ -86,6 +86,22 @@ const scenarios = {
       const after = cache.getString('k');
       const removed = cache.delete('k');
       return `${before}|${after}|${removed}|${cache.get('k')}`;
+    });
+  },
+
+  // Log records: the SDK's `log`, and `console.*` through the bridge.
+  logs() {
+    return withSpan('logging', () => {
+      log.info('hello world', { n: 3 });
+      const restore = bridgeConsole();
+      try {
+        console.log('from', 'console', 7);
+        console.error('it failed:', new RangeError('boom'));
+      } finally {
+        restore();
+      }
+      log.warn('direct', { code: 7 });
+      return 'logged';
     });
   },
 
