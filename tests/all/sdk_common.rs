@@ -12,8 +12,8 @@ use opentelemetry::logs::{AnyValue, Severity};
 use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
 use wasmtrace::testkit::{AttrValue, PluginTest, ReceivedSpan, SpanKind, SpanTree, StatusCode};
 use wasmtrace::{Runtime, RuntimeConfig};
-use wasmtrace_test_support::toolchains::BuildError;
 use wasmtrace_test_support::OtlpReceiver;
+use wasmtrace_test_support::toolchains::BuildError;
 
 use crate::serve::Served;
 use crate::signals::Pipelines;
@@ -140,7 +140,12 @@ pub(crate) fn assert_exception(span: &ReceivedSpan, ty: &str, message: &str, fra
 /// (`plugins/quickstart`): `a b a` counted in nested, typed spans, and
 /// `fail` rejected by `validate_request` with an exception of
 /// `validation_type`, the failure on every span above it.
-pub(crate) fn assert_quickstart(kit: &PluginTest, plugin: &str, validation_type: &str, frame: &str) {
+pub(crate) fn assert_quickstart(
+    kit: &PluginTest,
+    plugin: &str,
+    validation_type: &str,
+    frame: &str,
+) {
     let run = kit.invoke_with_parent("a b a", &Context::new());
     assert_eq!(
         run.output.as_deref().ok(),
@@ -313,7 +318,10 @@ pub(crate) fn assert_quickstart_signals(component: &Path, plugin: &str) {
     assert_eq!(points[0].value(), 5);
     let size = metric("quickstart.request.size");
     let AggregatedMetrics::U64(MetricData::Histogram(histogram)) = size.data() else {
-        panic!("quickstart.request.size is an integer histogram: {:?}", size.data());
+        panic!(
+            "quickstart.request.size is an integer histogram: {:?}",
+            size.data()
+        );
     };
     let point = histogram.data_points().next().unwrap();
     assert_eq!(point.count(), 3);
@@ -388,7 +396,11 @@ pub(crate) fn assert_quickstart_serves(component: &Path, plugin: &str) {
         .collect();
     assert_eq!(
         steps,
-        ["validate_request", "process_business_logic", "send_response"]
+        [
+            "validate_request",
+            "process_business_logic",
+            "send_response"
+        ]
     );
     for span in [request, tree.find("process_business_logic").unwrap()] {
         assert_eq!(span.scope.name, plugin);
@@ -406,7 +418,12 @@ pub(crate) fn assert_quickstart_serves(component: &Path, plugin: &str) {
 /// OpenTelemetry type each stands for.
 pub(crate) fn assert_typed_attributes(kit: &PluginTest, plugin: &str) {
     let run = kit.invoke_with_parent("types", &Context::new());
-    assert_eq!(run.output.as_deref().ok(), Some("typed"), "{:?}", run.output);
+    assert_eq!(
+        run.output.as_deref().ok(),
+        Some("typed"),
+        "{:?}",
+        run.output
+    );
     let tree = run.tree();
     assert_eq!(
         tree.render_redacted(),
@@ -423,20 +440,11 @@ pub(crate) fn assert_typed_attributes(kit: &PluginTest, plugin: &str) {
         ("f", AttrValue::Double(1.5)),
         ("forced", AttrValue::Double(2.0)),
         ("sa", strings(&["a", "b"])),
-        (
-            "ba",
-            AttrValue::Array(vec![true.into(), false.into()]),
-        ),
+        ("ba", AttrValue::Array(vec![true.into(), false.into()])),
         ("ia", ints(&[1, 2])),
         ("bia", ints(&[1, i64::MAX])),
-        (
-            "fa",
-            AttrValue::Array(vec![0.5.into(), 2.5.into()]),
-        ),
-        (
-            "mixed",
-            AttrValue::Array(vec![1.0.into(), 2.5.into()]),
-        ),
+        ("fa", AttrValue::Array(vec![0.5.into(), 2.5.into()])),
+        ("mixed", AttrValue::Array(vec![1.0.into(), 2.5.into()])),
     ];
     for (key, value) in expected {
         assert_eq!(typed.attr(key), Some(&value), "{key}");
@@ -476,7 +484,12 @@ pub(crate) fn assert_exceptions(kit: &PluginTest, plugin: &str, types: [&str; 2]
     let error = run.output.as_ref().expect_err("the handler's error");
     assert!(error.to_string().contains("rejected later"), "{error}");
     let tree = run.tree();
-    assert_exception(only(&tree, "async outer"), types[1], "rejected later", frame);
+    assert_exception(
+        only(&tree, "async outer"),
+        types[1],
+        "rejected later",
+        frame,
+    );
     assert_eq!(
         only(&tree, &format!("invoke {plugin}")).status_code,
         StatusCode::Error
@@ -491,9 +504,7 @@ pub(crate) fn assert_concurrent_subtrees(kit: &PluginTest, plugin: &str, step: &
     let run = kit.invoke_with_parent("concurrent", &Context::new());
     assert_eq!(
         run.output.as_deref().ok(),
-        Some(
-            "a,b: a start; b start; a after first await; b after first await; a end; b end"
-        ),
+        Some("a,b: a start; b start; a after first await; b after first await; a end; b end"),
         "{:?}",
         run.output
     );
@@ -544,15 +555,29 @@ pub(crate) fn assert_propagation_cache_and_calls(kit: &PluginTest, plugin: &str)
     );
     assert_eq!(json["headers"]["baggage"], "tenant=acme", "{output}");
     assert_eq!(json["headers"]["seen"], "acme", "{output}");
-    assert_eq!(json["pairs"], 1, "no baggage outside with_baggage: {output}");
+    assert_eq!(
+        json["pairs"], 1,
+        "no baggage outside with_baggage: {output}"
+    );
     assert_eq!(json["remote"], "4bf92f3577b34da6a3ce929d0e0e4736");
     let continued = only(&tree, "continued");
     assert_eq!(continued.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
-    assert_eq!(continued.parent_span_id.as_deref(), Some("00f067aa0ba902b7"));
+    assert_eq!(
+        continued.parent_span_id.as_deref(),
+        Some("00f067aa0ba902b7")
+    );
 
     let run = kit.invoke_with_parent("cache", &Context::new());
-    let none = if plugin.contains("js") { "undefined" } else { "None" };
-    let truth = if plugin.contains("js") { "true" } else { "True" };
+    let none = if plugin.contains("js") {
+        "undefined"
+    } else {
+        "None"
+    };
+    let truth = if plugin.contains("js") {
+        "true"
+    } else {
+        "True"
+    };
     assert_eq!(
         run.output.as_deref().ok(),
         Some(format!("{none}|v1|{truth}|{none}").as_str())

@@ -76,7 +76,12 @@ fn js_sdk_records_exceptions_with_semantic_conventions() {
     let Some(kit) = SDK.test_kit(test, build_sdk_guest) else {
         return;
     };
-    common::assert_exceptions(&kit, "sdk-js-test", ["ValidationError", "TypeError"], "app.js");
+    common::assert_exceptions(
+        &kit,
+        "sdk-js-test",
+        ["ValidationError", "TypeError"],
+        "app.js",
+    );
 }
 
 #[test]
@@ -150,6 +155,9 @@ fn js_logs_and_console_go_through_the_host_with_their_span() {
     }
     assert_eq!(attr(0, "n"), Some(AnyValue::Int(3)));
     assert_eq!(attr(1, "log.source"), Some(AnyValue::from("console")));
-    assert_eq!(attr(2, "exception.type"), Some(AnyValue::from("RangeError")));
+    assert_eq!(
+        attr(2, "exception.type"),
+        Some(AnyValue::from("RangeError"))
+    );
     assert_eq!(attr(3, "code"), Some(AnyValue::Int(7)));
 }

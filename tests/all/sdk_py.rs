@@ -77,7 +77,12 @@ fn py_sdk_records_exceptions_with_semantic_conventions() {
     let Some(kit) = SDK.test_kit(test, build_sdk_guest) else {
         return;
     };
-    common::assert_exceptions(&kit, "sdk-py-test", ["app.ValidationError", "TypeError"], "app.py");
+    common::assert_exceptions(
+        &kit,
+        "sdk-py-test",
+        ["app.ValidationError", "TypeError"],
+        "app.py",
+    );
 }
 
 #[test]
@@ -129,8 +134,8 @@ fn py_logging_records_go_through_the_host_with_their_span() {
         return;
     };
     let p = crate::signals::Pipelines::new();
-    let runtime = wasmtrace::Runtime::new(p.providers(), wasmtrace::RuntimeConfig::default())
-        .unwrap();
+    let runtime =
+        wasmtrace::Runtime::new(p.providers(), wasmtrace::RuntimeConfig::default()).unwrap();
     let plugin = runtime.load_file(&path).unwrap();
     assert_eq!(
         runtime.invoke(&plugin, "logs", &Context::new()).unwrap(),
@@ -161,12 +166,18 @@ fn py_logging_records_go_through_the_host_with_their_span() {
     );
     assert_eq!(attr(hello, "n"), Some(AnyValue::Int(3)));
     assert_eq!(attr(hello, "logger.name"), Some(AnyValue::from("sdk-test")));
-    assert_eq!(attr(hello, "code.function.name"), Some(AnyValue::from("logs")));
+    assert_eq!(
+        attr(hello, "code.function.name"),
+        Some(AnyValue::from("logs"))
+    );
     assert!(matches!(attr(hello, "code.line.number"), Some(AnyValue::Int(n)) if n > 0));
     // `logger.exception` carries the exception as the conventions name it.
     let failed = record("it failed");
     assert_eq!(failed.severity_number(), Some(Severity::Error));
-    assert_eq!(attr(failed, "exception.type"), Some(AnyValue::from("KeyError")));
+    assert_eq!(
+        attr(failed, "exception.type"),
+        Some(AnyValue::from("KeyError"))
+    );
     assert!(
         matches!(attr(failed, "exception.stacktrace"), Some(AnyValue::String(s)) if s.as_str().contains("Traceback")),
         "{failed:?}"
