@@ -337,15 +337,11 @@ pub(crate) fn assert_quickstart_signals(component: &Path, plugin: &str) {
 /// The quickstart's HTTP service under `wasmtrace serve`: each request a
 /// server span with the invocation and the quickstart's spans under it.
 pub(crate) fn assert_quickstart_serves(component: &Path, plugin: &str) {
-    // Compiled ahead of time: a 13-21 MB component can take longer to
-    // compile on a loaded machine than `Served` waits for it to listen.
-    let compiled = component.with_extension("cwasm");
-    let compiled = compiled.to_str().expect("UTF-8 path");
-    let component = component.to_str().expect("UTF-8 path");
-    let out = crate::cli::wasmtrace(&["compile", component, "--output", compiled], &[]);
-    assert!(out.status.success(), "{}", crate::cli::stderr(&out));
     let rx = OtlpReceiver::start().unwrap();
-    let mut served = Served::plugin(compiled, &["--allow-precompiled"], &rx);
+    let component = component.to_str().expect("UTF-8 path");
+    // A 13-21 MB component compiles for 12-17 s first, longer on a loaded
+    // machine.
+    let mut served = Served::plugin_within(component, &[], &rx, Duration::from_secs(180));
     assert_eq!(
         served.get("/words?text=a%20b%20a"),
         (
