@@ -13,12 +13,14 @@ from words import ValidationError, count_words
 
 
 def respond(response_out: ResponseOutparam, status: int, text: str) -> None:
-    response = OutgoingResponse(Fields.from_list([("content-type", b"text/plain; charset=utf-8")]))
+    data = text.encode("utf-8")
+    headers = [("content-type", b"text/plain; charset=utf-8"), ("content-length", str(len(data)).encode())]
+    response = OutgoingResponse(Fields.from_list(headers))
     response.set_status_code(status)
     body = response.body()
     ResponseOutparam.set(response_out, Ok(response))
     with body.write() as stream:
-        stream.blocking_write_and_flush(text.encode("utf-8"))
+        stream.blocking_write_and_flush(data)
     OutgoingBody.finish(body, None)
 
 
