@@ -4,25 +4,37 @@
 // reads the plugin's name and version from).
 //
 //   wasmtrace-componentize app.js -o app.wasm [--name NAME] [--version VERSION]
-//                          [--wit DIR] [--world WORLD] [--enable FEATURE]...
+//                          [--wit DIR] [--world WORLD] [--http] [--enable FEATURE]...
 //
 // Defaults: the WIT bundled with this package, world
 // `wasmtrace:plugin/plugin`, name and version from the package.json next to
 // app.js (or its nearest parent). WASI features are off unless enabled
 // (`--enable http` for wasi:http and fetch, `--enable clocks` for Date.now).
+// `--http` builds an HTTP service for `wasmtrace serve` instead: world
+// `wasmtrace:http-plugin/http-plugin` (`wit/http`: wasi:http/proxy plus the
+// wasmtrace imports), with every WASI feature enabled, so the app answers
+// with `addEventListener('fetch', ...)`.
+//
+// The app is bundled first (rolldown): `import ... from 'wasmtrace-sdk'`
+// resolves to this package's `src/index.js`, other bare imports to the
+// app's node_modules, and the `wasmtrace:*` / `wasi:*` imports stay for
+// componentize-js to bind.
 
 import { componentize } from '@bytecodealliance/componentize-js';
-import { readFile, writeFile } from 'node:fs/promises';
+import { rolldown } from 'rolldown';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const FEATURES = ['stdio', 'random', 'clocks', 'http', 'fetch-event'];
+const HTTP_WORLD = 'wasmtrace:http-plugin/http-plugin';
 
 function usage(message) {
   console.error(`error: ${message}`);
-  console.error('usage: wasmtrace-componentize APP.js -o OUT.wasm [--name NAME] [--version VERSION] [--wit DIR] [--world WORLD] [--enable FEATURE]...');
+  console.error('usage: wasmtrace-componentize APP.js -o OUT.wasm [--name NAME] [--version VERSION] [--wit DIR] [--world WORLD] [--http] [--enable FEATURE]...');
   process.exit(2);
 }
 
@@ -37,6 +49,7 @@ function parse(argv) {
     else if (a === '--wit') args.wit = value();
     else if (a === '--world') args.world = value();
     else if (a === '--enable') args.enable.push(value());
+    else if (a === '--http') args.http = true;
     else if (a.startsWith('-')) usage(`unknown option ${a}`);
     else if (args.source) usage(`one source file, got ${args.source} and ${a}`);
     else args.source = a;
@@ -87,11 +100,47 @@ const version = args.version ?? pkg.version;
 if (!name || !version) usage('no --name/--version and no package.json with name and version next to the source');
 const wit = args.wit ?? (existsSync(join(here, 'wit')) ? join(here, 'wit') : join(here, '..', 'wit'));
 const started = performance.now();
-const { component } = await componentize({
-  sourcePath: args.source,
-  witPath: wit,
-  worldName: args.world ?? 'wasmtrace:plugin/plugin',
-  disableFeatures: FEATURES.filter((f) => !args.enable.includes(f)),
-});
-await writeFile(args.out, withCustomSection(component, 'wasmtrace-plugin', `${name}@${version}`));
-console.error(`${args.out}: ${name}@${version}, ${component.length} bytes in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+const work = await mkdtemp(join(tmpdir(), 'wasmtrace-componentize-'));
+try {
+  const source = join(work, 'app.js');
+  await bundle(resolve(args.source), source);
+  let witPath = wit;
+  if (args.http) {
+    // `wit/http/world.wit` with the plugin and telemetry packages and the
+    // WASI ones as its dependencies, in one directory as componentize-js
+    // wants it.
+    witPath = join(work, 'wit');
+    await cp(join(wit, 'http'), witPath, { recursive: true });
+    await cp(join(wit, 'deps'), join(witPath, 'deps'), { recursive: true });
+    await cp(join(wit, 'plugin.wit'), join(witPath, 'deps', 'plugin.wit'));
+    // The proxy world imports stdio, clocks and random anyway: the engine
+    // may as well use them (errors reach stderr instead of trapping).
+    args.enable.push(...FEATURES);
+  }
+  const { component } = await componentize({
+    sourcePath: source,
+    witPath,
+    worldName: args.world ?? (args.http ? HTTP_WORLD : 'wasmtrace:plugin/plugin'),
+    disableFeatures: FEATURES.filter((f) => !args.enable.includes(f)),
+  });
+  await writeFile(args.out, withCustomSection(component, 'wasmtrace-plugin', `${name}@${version}`));
+  console.error(`${args.out}: ${name}@${version}, ${component.length} bytes in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+} finally {
+  await rm(work, { recursive: true, force: true });
+}
+
+/// Bundles the app at `input` into one ES module at `output`.
+async function bundle(input, output) {
+  const build = await rolldown({
+    input,
+    platform: 'neutral',
+    external: [/^wasmtrace:/, /^wasi:/],
+    resolve: { alias: { 'wasmtrace-sdk': join(here, 'src', 'index.js') } },
+    logLevel: 'warn',
+  });
+  try {
+    await build.write({ file: output, format: 'esm', codeSplitting: false });
+  } finally {
+    await build.close();
+  }
+}

@@ -54,6 +54,17 @@ impl Served {
     /// Serves `plugin` on `127.0.0.1:0` with `args`, exporting to `rx`;
     /// returns once it listens.
     pub(crate) fn plugin(plugin: &str, args: &[&str], rx: &OtlpReceiver) -> Self {
+        Self::plugin_within(plugin, args, rx, WAIT)
+    }
+
+    /// [`Served::plugin`], waiting up to `wait` for it to listen (a large
+    /// component compiles first).
+    pub(crate) fn plugin_within(
+        plugin: &str,
+        args: &[&str],
+        rx: &OtlpReceiver,
+        wait: Duration,
+    ) -> Self {
         let mut argv = vec!["serve", plugin, "--listen", "127.0.0.1:0"];
         argv.extend_from_slice(args);
         let mut cmd = wasmtrace_command(&argv, &rx.exporter_env(Transport::Grpc));
@@ -83,7 +94,7 @@ impl Served {
             addr: "0.0.0.0:0".parse().unwrap(),
             stderr,
         };
-        match addr_rx.recv_timeout(WAIT) {
+        match addr_rx.recv_timeout(wait) {
             Ok(addr) => served.addr = addr.parse().expect("listening address"),
             Err(_) => panic!("wasmtrace serve did not listen:\n{}", served.stderr()),
         }

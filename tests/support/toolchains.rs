@@ -1,5 +1,6 @@
 //! Building guests in other languages for the tests: Python with
-//! componentize-py (PyPI), JavaScript with componentize-js (npm, through
+//! componentize-py (PyPI; SDK guests through `python -m wasmtrace.build`
+//! of `guest-sdk-py`), JavaScript with componentize-js (npm, through
 //! `guest-sdk-js/build.mjs`). Where a toolchain is not installed the
 //! builders say how to install it, and the tests skip with that message;
 //! `.ci/run` installs both.
@@ -17,7 +18,7 @@ pub fn repo_root() -> PathBuf {
 
 /// Why a guest could not be built: a missing toolchain (skip the test) or
 /// a failed build (fail it).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum BuildError {
     /// The toolchain is not installed; the message says how to install it.
     Missing(String),
@@ -83,6 +84,40 @@ pub fn python_component(
     }
     cmd.arg("-o").arg(out);
     run(cmd, "componentize-py")?;
+    Ok(out.to_path_buf())
+}
+
+/// Builds the Python SDK app `app` (a `.py` file) into `out` with the SDK's
+/// build helper (`python3 -m wasmtrace.build`, which runs componentize-py
+/// and stamps the identity from the app's `pyproject.toml`), passing `args`
+/// on (`--http`, ...).
+pub fn python_sdk_component(app: &Path, args: &[&str], out: &Path) -> Result<PathBuf, BuildError> {
+    let found = Command::new("componentize-py").arg("--version").output();
+    if !found.is_ok_and(|o| o.status.success()) {
+        return Err(BuildError::Missing(
+            "componentize-py is not installed (python3 -m pip install componentize-py==0.25.1)"
+                .into(),
+        ));
+    }
+    let sdk = repo_root().join("guest-sdk-py");
+    let python_path = match std::env::var_os("PYTHONPATH") {
+        Some(old) if !old.is_empty() => {
+            let mut paths = vec![sdk];
+            paths.extend(std::env::split_paths(&old));
+            std::env::join_paths(paths).expect("PYTHONPATH entries")
+        }
+        _ => sdk.into_os_string(),
+    };
+    let mut cmd = Command::new("python3");
+    cmd.args(["-m", "wasmtrace.build"])
+        .arg(app)
+        .arg("-o")
+        .arg(out)
+        .arg("--wit")
+        .arg(repo_root().join("wit"))
+        .args(args)
+        .env("PYTHONPATH", python_path);
+    run(cmd, "python3 -m wasmtrace.build")?;
     Ok(out.to_path_buf())
 }
 

@@ -44,8 +44,14 @@ pub(crate) const EMPTY: Handle = 1;
 pub(crate) const REFUSED: Handle = u32::MAX;
 /// The handle of the first span; span `i` is `FIRST_SPAN + i`.
 const FIRST_SPAN: Handle = 2;
-/// Set in context handles: `CONTEXT | generation << 16 | slot`.
-const CONTEXT: Handle = 1 << 31;
+/// Set in context handles: `CONTEXT | generation << 16 | slot`. Bit 30,
+/// not 31: every handle stays below 2^31, because componentize-js 0.23
+/// lowers a `u32` argument through a signed 32-bit conversion that does not
+/// keep 2^31 and above (such a handle reached the host as an unknown one,
+/// so a JavaScript guest could not use extracted or baggage contexts).
+const CONTEXT: Handle = 1 << 30;
+/// The generation bits of a context handle (above the slot, below `CONTEXT`).
+const GENERATION_MASK: u16 = 0x3fff;
 
 /// The fixed host memory of one span, besides its name and what the byte
 /// budget pays for: the SDK's span data and the table's entry.
@@ -317,7 +323,7 @@ impl SpanTable {
             return None;
         }
         let slot = (handle & 0xffff) as usize;
-        let generation = ((handle >> 16) & 0x7fff) as u16;
+        let generation = (handle >> 16) as u16 & GENERATION_MASK;
         self.contexts
             .get(slot)
             .filter(|e| e.generation == generation)
@@ -681,7 +687,7 @@ impl SpanTable {
             return REFUSED;
         }
         let generation = self.next_generation;
-        self.next_generation = (self.next_generation + 1) & 0x7fff;
+        self.next_generation = (self.next_generation + 1) & GENERATION_MASK;
         let slot = self.contexts.insert(ContextEntry {
             cx,
             depth,
@@ -1023,6 +1029,8 @@ mod tests {
         )];
         let a = t.extract(&carrier);
         let b = t.extract(&carrier);
+        // What componentize-js guests can pass back (see `CONTEXT`).
+        assert!(a < 1 << 31 && b < 1 << 31, "{a:#x} {b:#x}");
         assert_eq!(t.extract(&carrier), REFUSED);
         assert_eq!(
             t.span_context(a).trace_id,
