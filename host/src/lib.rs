@@ -58,8 +58,8 @@ pub mod view;
 
 pub use ctx::{GuestFailure, WasmtraceCtx, WasmtraceCtxBuilder, WasmtraceView, add_to_linker};
 pub use guest::{
-    add_logs_to_linker, add_metrics_to_linker, add_propagation_to_linker, add_tracing_to_linker,
-    add_types_to_linker,
+    UNFINISHED_SPAN, add_logs_to_linker, add_metrics_to_linker, add_propagation_to_linker,
+    add_tracing_to_linker, add_types_to_linker, add_wasi_otel_to_linker,
 };
 pub use http::{AllowedHosts, OutboundHttp};
 pub use identity::{ATTR_COMPONENT_SHA256, ATTR_INSTANCE_ID, PLUGIN_SECTION, PluginIdentity};
