@@ -8,6 +8,7 @@ use opentelemetry::Context;
 use std::time::Duration;
 use wasmtrace::testkit::{AttrValue, PluginTest, SpanTree, StatusCode};
 use wasmtrace_test_artifacts::WASI_OTEL;
+use wasmtrace_test_support::toolchains::{self, BuildError};
 use wasmtrace_test_support::{OtlpReceiver, ReceivedSpan, Transport};
 
 use crate::cli::{stderr, wasmtrace};
@@ -153,4 +154,84 @@ fn foreign_traces_and_parents_are_reparented_and_bad_ids_refused() {
     assert_eq!(stats.spans_reparented(), 1);
     assert_eq!(stats.spans_rejected(), 2);
     assert!(stats.summary().contains("2 wasi:otel spans"), "{}", stats.summary());
+}
+
+/// Builds the peer-library guest `name` (`tests/guests-otel-peer`), or
+/// `None` (the test is skipped) when the library is not beside the
+/// repository.
+fn peer_guest(name: &str, artifact: &str) -> Option<std::path::PathBuf> {
+    let target = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("otel-peer");
+    match toolchains::otel_peer_component(name, artifact, &target) {
+        Ok(path) => Some(path),
+        Err(BuildError::Missing(why)) => {
+            println!("skipped: {why}");
+            None
+        }
+        Err(BuildError::Failed(why)) => panic!("{why}"),
+    }
+}
+
+#[test]
+fn the_peer_librarys_command_traces_logs_and_counts_under_the_invocation() {
+    let Some(cli) = peer_guest("cli", "otel-peer-cli.wasm") else {
+        return;
+    };
+    let rx = OtlpReceiver::start().unwrap();
+    let out = wasmtrace(
+        &["run", cli.to_str().unwrap()],
+        &rx.exporter_env(Transport::Grpc),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let spans = rx.wait_for_span_count(3, WAIT).unwrap();
+    let tree = SpanTree::new(&spans);
+    let trace = tree.assert_single_trace();
+    let invoke = invocation(&spans);
+    assert_eq!(
+        tree.render_redacted(),
+        format!("{}\n  peer-outer\n    peer-inner\n", invoke.name)
+    );
+    let inner = tree.find("peer-inner").unwrap();
+    assert_eq!(inner.attr("peer.count"), Some(&AttrValue::Int(2)));
+    assert_eq!(inner.attr("peer.ok"), Some(&AttrValue::Bool(true)));
+    assert_eq!(inner.events.first().map(|e| e.name.as_str()), Some("peer.event"));
+    assert_eq!(
+        inner.attr("wasmtrace.instance.id"),
+        invoke.attr("wasmtrace.instance.id")
+    );
+    let logs = rx.wait_for_logs(|l| !l.is_empty(), WAIT).unwrap();
+    let log = logs
+        .iter()
+        .find(|l| l.body == "peer log")
+        .unwrap_or_else(|| panic!("{logs:#?}"));
+    assert_eq!((log.trace_id.as_str(), log.span_id.as_str()), (trace, inner.span_id.as_str()));
+    let metrics = rx
+        .wait_for_metrics(|m| m.iter().any(|p| p.name == "peer.runs"), WAIT)
+        .unwrap();
+    let runs = metrics.iter().rfind(|p| p.name == "peer.runs").unwrap();
+    assert_eq!(Some(&AttrValue::String(runs.scope.clone())), invoke.attr("wasmtrace.plugin.name"));
+    assert_eq!(runs.value, 1.0);
+}
+
+#[test]
+fn the_peer_librarys_http_handler_under_wasmtrace_serve() {
+    let Some(http) = peer_guest("http", "otel_peer_http.wasm") else {
+        return;
+    };
+    let rx = OtlpReceiver::start().unwrap();
+    let mut served = crate::serve::Served::plugin(http.to_str().unwrap(), &[], &rx);
+    assert_eq!(served.get("/peer?x=1"), (200, "peer ok".to_owned()), "{}", served.stderr());
+    served.stop("INT");
+    let spans = rx
+        .wait_for_spans(|s| s.iter().any(|s| s.name == "peer-handle"), WAIT)
+        .unwrap_or_else(|e| panic!("{e}\nstderr:\n{}", served.stderr()));
+    let tree = SpanTree::new(&spans);
+    tree.assert_single_trace();
+    let invoke = invocation(&spans);
+    let handle = tree.find("peer-handle").unwrap();
+    assert_eq!(handle.parent_span_id.as_deref(), Some(invoke.span_id.as_str()));
+    assert_eq!(handle.attr("url.path"), Some(&"/peer?x=1".into()));
+    assert_eq!(
+        tree.parent_of(invoke).map(|s| s.kind),
+        Some(wasmtrace::testkit::SpanKind::Server)
+    );
 }

@@ -23,7 +23,10 @@ pub use spans::UNFINISHED_SPAN;
 
 use crate::bindings::otel::{logs as otel_logs, metrics as otel_metrics, tracing, types};
 use crate::ctx::{WasmtraceCtx, WasmtraceView};
+use wasmtime::StoreContextMut;
 use wasmtime::component::{HasData, Linker};
+
+const TRACING: &str = "wasi:otel/tracing@0.2.0-rc.2";
 
 /// `bindgen!`'s `HasData` for the `wasi:otel` imports: they see the
 /// store's [`WasmtraceCtx`].
@@ -63,7 +66,8 @@ impl otel_metrics::Host for WasmtraceCtx {
 
 /// Adds the `wasi:otel@0.2.0-rc.2` imports (`types`, `tracing`, `logs`,
 /// `metrics`) to a linker, recording into each store's [`WasmtraceCtx`]
-/// like [`crate::add_to_linker`]'s interfaces (the two can be linked side
+/// like [`crate::add_to_linker`]'s interfaces (`tracing` also offers
+/// `current-span-context`, upstream's later name of `outer-span-context`) (the two can be linked side
 /// by side; [`crate::Runtime`] links both). The guest also imports
 /// `wasi:clocks/wall-clock` for its types: link WASI too
 /// (`wasmtime_wasi::p2::add_to_linker_sync`).
@@ -94,5 +98,14 @@ pub fn add_wasi_otel_to_linker<T: WasmtraceView + 'static>(
     tracing::add_to_linker::<T, WasiOtel>(linker, ctx)?;
     otel_logs::add_to_linker::<T, WasiOtel>(linker, ctx)?;
     otel_metrics::add_to_linker::<T, WasiOtel>(linker, ctx)?;
+    // Upstream renamed `outer-span-context` to `current-span-context`
+    // without a new version: guests built from either WIT import the same
+    // interface, so the instance offers both names.
+    linker.instance(TRACING)?.func_wrap(
+        "current-span-context",
+        |mut store: StoreContextMut<'_, T>, (): ()| {
+            Ok((store.data_mut().wasmtrace().table.otel_outer_span_context(),))
+        },
+    )?;
     Ok(())
 }
