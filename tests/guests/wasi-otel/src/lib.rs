@@ -5,7 +5,8 @@
 //! Inputs: anything else → two nested spans (attributes, an event, a link),
 //! a log record in the inner one, a counter; `trap` → starts a span and
 //! traps inside it; `foreign` → spans claiming someone else's trace and an
-//! unknown parent, a zero id, and a span ended twice.
+//! unknown parent, a zero id, and a span ended twice; `span N` → N spans
+//! with two attributes (a string and an int), for the `boundary` bench.
 
 wit_bindgen::generate!({
     inline: "
@@ -97,6 +98,21 @@ impl Guest for Raw {
     fn handle(input: String) -> Result<String, String> {
         let outer = outer_span_context();
         let trace = outer.trace_id.clone();
+        if let Some(n) = input.strip_prefix("span ") {
+            let n: u64 = n.parse().map_err(|_| format!("bad count {n:?}"))?;
+            for i in 0..n {
+                let context = context(&trace, span_id(&trace, 16 + i));
+                on_start(&context);
+                let start = now();
+                let mut bench = span(context, &outer.span_id, "bench", start);
+                bench.attributes = vec![
+                    kv("http.route", "\"/users/{id}\""),
+                    kv("http.response.status_code", "200"),
+                ];
+                on_end(&bench);
+            }
+            return Ok(n.to_string());
+        }
         match input.as_str() {
             "trap" => {
                 on_start(&context(&trace, span_id(&trace, 1)));
