@@ -439,3 +439,209 @@ impl SpanTable {
         open.len()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The rules driven on a table directly, no wasm.
+    use super::*;
+    use crate::bindings::otel::tracing::InstrumentationScope;
+    use crate::bindings::otel::types::KeyValue as OtelKeyValue;
+    use crate::identity::PluginIdentity;
+    use crate::limits::Limits;
+    use crate::plugin_telemetry::PluginTelemetry;
+    use crate::propagation::Propagators;
+    use crate::telemetry::GuestIdGenerator;
+    use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
+    use std::sync::Arc;
+
+    const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+
+    struct Setup {
+        table: SpanTable,
+        exporter: InMemorySpanExporter,
+        invocation: SpanContext,
+        _provider: SdkTracerProvider,
+    }
+
+    fn setup(limits: Limits) -> Setup {
+        let exporter = InMemorySpanExporter::default();
+        let provider = SdkTracerProvider::builder()
+            .with_simple_exporter(exporter.clone())
+            .with_id_generator(GuestIdGenerator::default())
+            .build();
+        let identity = PluginIdentity::from_component_bytes(b"\0asm\x0d\0\x01\0", "unit");
+        let mut table = SpanTable::new(
+            &PluginTelemetry::new(&(&provider).into(), &identity),
+            Arc::new(Propagators::default()),
+            identity.span_attributes(7).into(),
+            Arc::new(limits),
+            Arc::default(),
+        );
+        let remote = SpanContext::new(
+            TraceId::from_hex(TRACE).unwrap(),
+            SpanId::from(1),
+            TraceFlags::SAMPLED,
+            true,
+            TraceState::default(),
+        );
+        let tracer = opentelemetry::trace::TracerProvider::tracer(&provider, "host");
+        let parent = Context::new().with_remote_span_context(remote);
+        let span = tracer.start_with_context("invoke unit", &parent);
+        let invocation = span.span_context().clone();
+        table.set_base(parent.with_span(span), 0);
+        Setup {
+            table,
+            exporter,
+            invocation,
+            _provider: provider,
+        }
+    }
+
+    fn context(trace: &str, id: &str) -> OtelSpanContext {
+        OtelSpanContext {
+            trace_id: trace.into(),
+            span_id: id.into(),
+            trace_flags: OtelTraceFlags::SAMPLED,
+            is_remote: false,
+            trace_state: vec![],
+        }
+    }
+
+    fn data(context: OtelSpanContext, parent: &str, name: &str) -> SpanData {
+        let at = Datetime {
+            seconds: 1_700_000_000,
+            nanoseconds: 5,
+        };
+        SpanData {
+            span_context: context,
+            parent_span_id: parent.into(),
+            span_kind: OtelSpanKind::Internal,
+            name: name.into(),
+            start_time: at,
+            end_time: Datetime {
+                seconds: 1_700_000_001,
+                nanoseconds: 0,
+            },
+            attributes: vec![],
+            events: vec![],
+            links: vec![],
+            status: OtelStatus::Unset,
+            instrumentation_scope: InstrumentationScope {
+                name: "guest".into(),
+                version: None,
+                schema_url: None,
+                attributes: vec![],
+            },
+            dropped_attributes: 0,
+            dropped_events: 0,
+            dropped_links: 0,
+        }
+    }
+
+    #[test]
+    fn guest_ids_times_and_nesting_are_kept_under_the_invocation() {
+        let mut s = setup(Limits::default());
+        let inv = s.invocation.span_id().to_string();
+        s.table.otel_on_start(context(TRACE, "00000000000000aa"));
+        s.table.otel_on_start(context(TRACE, "00000000000000bb"));
+        let mut child = data(context(TRACE, "00000000000000bb"), "00000000000000aa", "child");
+        child.attributes = vec![
+            OtelKeyValue {
+                key: "wasmtrace.instance.id".into(),
+                value: "1".into(),
+            },
+            OtelKeyValue {
+                key: "n".into(),
+                value: "2".into(),
+            },
+        ];
+        s.table.otel_on_end(child);
+        s.table.otel_on_end(data(context(TRACE, "00000000000000aa"), &inv, "parent"));
+        let spans = s.exporter.get_finished_spans().unwrap();
+        let find = |n: &str| spans.iter().find(|s| s.name == n).unwrap();
+        let (parent, child) = (find("parent"), find("child"));
+        assert_eq!(parent.span_context.span_id(), SpanId::from(0xaa));
+        assert_eq!(parent.span_context.trace_id(), s.invocation.trace_id());
+        assert_eq!(parent.parent_span_id, s.invocation.span_id());
+        assert_eq!(child.parent_span_id, SpanId::from(0xaa));
+        assert_eq!(
+            child.start_time,
+            UNIX_EPOCH + Duration::new(1_700_000_000, 5)
+        );
+        let keys: Vec<_> = child.attributes.iter().map(|kv| kv.key.as_str()).collect();
+        assert_eq!(keys, ["n", "wasmtrace.component.sha256", "wasmtrace.instance.id"]);
+        assert!(child.attributes.contains(&KeyValue::new("wasmtrace.instance.id", 7i64)));
+        assert_eq!(s.table.counts.attributes_dropped, 1);
+        assert_eq!(s.table.counts.spans_reparented, 0);
+        assert_eq!((s.table.counts.spans_started, s.table.counts.spans_ended), (2, 2));
+    }
+
+    #[test]
+    fn foreign_claims_are_reparented_and_bad_ids_refused() {
+        let mut s = setup(Limits::default());
+        let foreign = "0af7651916cd43dd8448eb211c80319c";
+        // Someone else's trace and parent; never started.
+        s.table.otel_on_end(data(context(foreign, "00000000000000cc"), "b7ad6b7169203331", "f"));
+        // Twice; zero; not hex; the invocation span's own id.
+        s.table.otel_on_end(data(context(TRACE, "00000000000000cc"), "", "again"));
+        s.table.otel_on_end(data(context(TRACE, "0000000000000000"), "", "zero"));
+        s.table.otel_on_start(context(TRACE, "not-hex-at-all!!"));
+        let inv = s.invocation.span_id().to_string();
+        s.table.otel_on_end(data(context(TRACE, &inv), "", "stolen"));
+        let spans = s.exporter.get_finished_spans().unwrap();
+        let names: Vec<_> = spans.iter().map(|s| s.name.as_ref()).collect();
+        assert_eq!(names, ["f"]);
+        assert_eq!(spans[0].span_context.trace_id(), s.invocation.trace_id());
+        assert_eq!(spans[0].parent_span_id, s.invocation.span_id());
+        assert_eq!(s.table.counts.spans_reparented, 1);
+        assert_eq!(s.table.counts.spans_rejected, 4);
+    }
+
+    #[test]
+    fn spans_left_open_by_a_trap_end_as_errors() {
+        let mut s = setup(Limits::default());
+        s.table.otel_on_start(context(TRACE, "00000000000000dd"));
+        let failure = crate::GuestFailure {
+            kind: "wasm.trap".into(),
+            message: "unreachable".into(),
+            backtrace: None,
+        };
+        assert_eq!(s.table.end_open_spans(Some(&failure)), 1);
+        assert_eq!(s.table.end_open_spans(None), 0);
+        // Ending it afterwards is a duplicate.
+        s.table.otel_on_end(data(context(TRACE, "00000000000000dd"), "", "late"));
+        let spans = s.exporter.get_finished_spans().unwrap();
+        assert_eq!(spans.len(), 1);
+        let span = &spans[0];
+        assert_eq!(span.name, UNFINISHED_SPAN);
+        assert_eq!(span.span_context.span_id(), SpanId::from(0xdd));
+        assert_eq!(span.parent_span_id, s.invocation.span_id());
+        assert_eq!(span.status, Status::error("unreachable"));
+        assert_eq!(span.events.iter().next().unwrap().name, "exception");
+        assert_eq!(s.table.counts.spans_rejected, 1);
+    }
+
+    #[test]
+    fn the_span_budget_and_limits_apply() {
+        let limits = Limits {
+            max_spans: 1,
+            max_attributes_per_span: 1,
+            ..Limits::default()
+        };
+        let mut s = setup(limits);
+        let mut first = data(context(TRACE, "0000000000000001"), "", "first");
+        first.attributes = (0..3)
+            .map(|i| OtelKeyValue {
+                key: format!("k{i}"),
+                value: "true".into(),
+            })
+            .collect();
+        s.table.otel_on_end(first);
+        s.table.otel_on_end(data(context(TRACE, "0000000000000002"), "", "second"));
+        let spans = s.exporter.get_finished_spans().unwrap();
+        assert_eq!(spans.len(), 1);
+        assert_eq!(spans[0].attributes.len(), 1 + 2, "one of the guest's, the identity");
+        assert_eq!(s.table.counts.attributes_dropped, 2);
+        assert_eq!(s.table.counts.spans_dropped, 1);
+    }
+}
