@@ -157,6 +157,9 @@ impl TracingStats {
         if self.spans_lost() > 0 {
             line.push_str(&format!(", {} lost in export", self.spans_lost()));
         }
+        if self.spans_reparented() > 0 {
+            line.push_str(&format!(", {} re-parented", self.spans_reparented()));
+        }
         let plural =
             |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
         if self.logs() + self.logs_dropped() > 0 {

@@ -103,7 +103,7 @@ pub fn add_wasi_otel_to_linker<T: WasmtraceView + 'static>(
     // interface, so the instance offers both names.
     linker.instance(TRACING)?.func_wrap(
         "current-span-context",
-        |mut store: StoreContextMut<'_, T>, (): ()| {
+        |mut store: StoreContextMut<'_, T>, (): ()| -> wasmtime::Result<(tracing::SpanContext,)> {
             Ok((store.data_mut().wasmtrace().table.otel_outer_span_context(),))
         },
     )?;

@@ -187,13 +187,12 @@ impl SpanTable {
             self.counts.spans_rejected += 1;
             return;
         };
-        self.counts.spans_started += 1;
         if self.otel.open.len() + self.open_span_count() >= self.limits.max_open_spans as usize {
-            // Not remembered: its `on-end` is checked as a span never started.
-            self.counts.spans_dropped += 1;
-            self.counts.spans_started -= 1;
+            // Not remembered (nor counted yet): its `on-end` is checked, and
+            // counted, as that of a span never started.
             return;
         }
+        self.counts.spans_started += 1;
         let invocation = self.invocation_span();
         let trace = if invocation.is_valid() {
             invocation.trace_id()
@@ -409,7 +408,7 @@ impl SpanTable {
                 continue;
             }
             self.budget.spans -= 1;
-            let mut attributes: Vec<KeyValue> = self.identity.to_vec();
+            let attributes: Vec<KeyValue> = self.identity.to_vec();
             let mut events = Vec::new();
             if let Some(failure) = failure {
                 events.push(Event::new(
@@ -419,7 +418,6 @@ impl SpanTable {
                     0,
                 ));
             }
-            attributes.shrink_to_fit();
             let mut builder = SpanBuilder::from_name(UNFINISHED_SPAN)
                 .with_start_time(start)
                 .with_attributes(attributes);
