@@ -48,6 +48,8 @@ mod generated_otel {
     wasmtime::component::bindgen!({
         path: "../wit",
         world: "wasi:otel/imports@0.2.0-rc.2",
+        // As wasmtime-wasi's, whose clocks and io the world refers to.
+        require_store_data_send: true,
         with: {
             "wasi:clocks": wasmtime_wasi::p2::bindings::clocks,
             "wasi:io": wasmtime_wasi::p2::bindings::io,

@@ -48,7 +48,7 @@ use wasmtime_wasi::p2::bindings::clocks::wall_clock::Datetime;
 
 /// The name of a span the guest started and never ended (the host knows
 /// only its ids and when it started).
-pub(crate) const UNFINISHED_SPAN: &str = "unfinished wasi:otel span";
+pub const UNFINISHED_SPAN: &str = "unfinished wasi:otel span";
 
 /// What a store's `wasi:otel` guest told the host about its spans.
 #[derive(Default)]
