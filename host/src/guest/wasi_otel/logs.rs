@@ -57,7 +57,8 @@ impl SpanTable {
         let claimed_trace = record
             .trace_id
             .as_deref()
-            .and_then(|t| TraceId::from_hex(t).ok());
+            .and_then(|t| TraceId::from_hex(t).ok())
+            .filter(|t| *t != TraceId::INVALID);
         let known = record
             .span_id
             .as_deref()

@@ -11,7 +11,8 @@
 //!   is re-parented under the invocation span and counted
 //!   (`spans_reparented`). A guest cannot attach its spans to someone
 //!   else's trace, nor to a span it made up.
-//! - **Ids.** An id that is not 16 lowercase hex digits, all zeros, the
+//! - **Ids.** An id that is not hex (of at most 16 digits for a span, 32
+//!   for a trace; shorter ones are zero-padded), is all zeros, is the
 //!   invocation span's, or one already ended here is refused and counted
 //!   (`spans_rejected`); a second `on-end` is a duplicate, refused alike.
 //!   `on-end` without `on-start` is accepted (checked as above).
@@ -31,11 +32,8 @@ use crate::bindings::otel::tracing::{
     Link as OtelLink, SpanContext as OtelSpanContext, SpanData, SpanKind as OtelSpanKind,
     Status as OtelStatus, TraceFlags as OtelTraceFlags,
 };
-use crate::bindings::telemetry::types::{
-    SpanContext as WitSpanContext, TraceFlags as WitTraceFlags,
-};
 use crate::guest::SpanTable;
-use crate::guest::convert::{EVENT_COST, LINK_COST, span_context_from_guest};
+use crate::guest::convert::{EVENT_COST, LINK_COST};
 use crate::telemetry::{Dropped, while_ending, with_pinned_ids};
 use opentelemetry::trace::{
     Event, Link, Span as _, SpanBuilder, SpanContext, SpanId, SpanKind, Status, TraceContextExt,
@@ -72,27 +70,31 @@ pub(super) fn time_of(dt: &Datetime) -> SystemTime {
         .unwrap_or_else(SystemTime::now)
 }
 
-/// The ids of a guest span context, if well-formed (the same check as
-/// wasmtrace's own guests' contexts).
-fn parse(sc: &OtelSpanContext) -> Option<SpanContext> {
-    let mut flags = WitTraceFlags::empty();
-    if sc.trace_flags.contains(OtelTraceFlags::SAMPLED) {
-        flags |= WitTraceFlags::SAMPLED;
-    }
-    span_context_from_guest(&WitSpanContext {
-        trace_id: sc.trace_id.clone(),
-        span_id: sc.span_id.clone(),
-        trace_flags: flags,
-        trace_state: String::new(),
-        is_remote: sc.is_remote,
-    })
+/// A hexadecimal id of at most `digits` digits. The reference guest
+/// library writes ids with `{:x}`, without leading zeros, so shorter ones
+/// are taken as zero-padded.
+fn hex_id(id: &str, digits: usize) -> Option<u128> {
+    let hex = !id.is_empty() && id.len() <= digits && id.bytes().all(|b| b.is_ascii_hexdigit());
+    hex.then(|| u128::from_str_radix(id, 16).ok()).flatten()
 }
 
-/// A span id as a guest writes it: `None` unless 16 lowercase hex digits,
-/// not all zeros.
+/// The ids and sampled flag of a guest span context; `None` unless both
+/// ids are hex of at most their length, and not all zeros.
+fn parse(sc: &OtelSpanContext) -> Option<SpanContext> {
+    let trace_id = TraceId::from(hex_id(&sc.trace_id, 32)?);
+    let span_id = SpanId::from(hex_id(&sc.span_id, 16)? as u64);
+    let flags = if sc.trace_flags.contains(OtelTraceFlags::SAMPLED) {
+        TraceFlags::SAMPLED
+    } else {
+        TraceFlags::NOT_SAMPLED
+    };
+    let sc = SpanContext::new(trace_id, span_id, flags, sc.is_remote, TraceState::default());
+    sc.is_valid().then_some(sc)
+}
+
+/// A span id as a guest writes it (see [`hex_id`]), not all zeros.
 pub(super) fn parse_span_id(id: &str) -> Option<SpanId> {
-    let hex = id.len() == 16 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
-    let id = SpanId::from_hex(id).ok().filter(|_| hex)?;
+    let id = SpanId::from(hex_id(id, 16)? as u64);
     (id != SpanId::INVALID).then_some(id)
 }
 
