@@ -805,7 +805,11 @@ fn hostile_modes_under_serve_leave_the_server_serving() {
     for mode in modes {
         let (status, body) = served.get(&format!("/{mode}"));
         assert!(status == 200 || status == 500, "{mode}: {status} {body}");
-        assert!(served.is_running(), "{mode} ended the server:\n{}", served.stderr());
+        assert!(
+            served.is_running(),
+            "{mode} ended the server:\n{}",
+            served.stderr()
+        );
         let (status, body) = served.get("/ok");
         assert_eq!(status, 200, "the request after {mode}: {body}");
         assert!(body.contains("ok"), "the request after {mode}: {body}");
@@ -833,7 +837,10 @@ fn hostile_modes_under_serve_leave_the_server_serving() {
         .iter()
         .filter(|s| s.name == "invoke hostile" && s.attr("wasmtrace.call.depth").is_none())
         .count();
-    assert!(invocations >= 2 * modes.len(), "{invocations} invocation spans");
+    assert!(
+        invocations >= 2 * modes.len(),
+        "{invocations} invocation spans"
+    );
 }
 
 /// The hostile guest under in-memory log and metric pipelines, with

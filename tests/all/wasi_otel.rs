@@ -47,8 +47,14 @@ fn wasi_otel_spans_logs_and_metrics_arrive_with_the_plugins_identity() {
     // The guest's own ids, times, kind, attributes, event, link and status.
     let outer = tree.find("otel-outer").unwrap();
     let inner = tree.find("otel-inner").unwrap();
-    assert_eq!(outer.parent_span_id.as_deref(), Some(invoke.span_id.as_str()));
-    assert_eq!(inner.parent_span_id.as_deref(), Some(outer.span_id.as_str()));
+    assert_eq!(
+        outer.parent_span_id.as_deref(),
+        Some(invoke.span_id.as_str())
+    );
+    assert_eq!(
+        inner.parent_span_id.as_deref(),
+        Some(outer.span_id.as_str())
+    );
     assert_eq!(outer.kind, wasmtrace::testkit::SpanKind::Server);
     assert_eq!(outer.attr("plugin.input"), Some(&"x".into()));
     assert!(outer.start_time_unix_nano <= inner.start_time_unix_nano);
@@ -69,12 +75,18 @@ fn wasi_otel_spans_logs_and_metrics_arrive_with_the_plugins_identity() {
     let [link] = &inner.links[..] else {
         panic!("{:#?}", inner.links)
     };
-    assert_eq!((link.trace_id.as_str(), link.span_id.as_str()), (trace, invoke.span_id.as_str()));
+    assert_eq!(
+        (link.trace_id.as_str(), link.span_id.as_str()),
+        (trace, invoke.span_id.as_str())
+    );
     assert_eq!(link.attributes.get("link.reason"), Some(&"caller".into()));
     // Identity: the plugin's scope and attributes, not the guest's claims.
     for span in [outer, inner] {
         assert_eq!(span.scope.name, plugin);
-        assert_eq!(span.attr("wasmtrace.instance.id"), invoke.attr("wasmtrace.instance.id"));
+        assert_eq!(
+            span.attr("wasmtrace.instance.id"),
+            invoke.attr("wasmtrace.instance.id")
+        );
         assert_eq!(
             span.attr("wasmtrace.component.sha256"),
             invoke.attr("wasmtrace.component.sha256")
@@ -87,8 +99,14 @@ fn wasi_otel_spans_logs_and_metrics_arrive_with_the_plugins_identity() {
         .iter()
         .find(|l| l.body == "processing the request")
         .unwrap_or_else(|| panic!("{logs:#?}"));
-    assert_eq!((log.trace_id.as_str(), log.span_id.as_str()), (trace, inner.span_id.as_str()));
-    assert_eq!((log.severity_number, log.severity_text.as_str()), (9, "INFO"));
+    assert_eq!(
+        (log.trace_id.as_str(), log.span_id.as_str()),
+        (trace, inner.span_id.as_str())
+    );
+    assert_eq!(
+        (log.severity_number, log.severity_text.as_str()),
+        (9, "INFO")
+    );
     assert_eq!(log.attr("input.length"), Some(&AttrValue::Int(1)));
     assert_eq!(log.scope.0, plugin);
     assert!(log.attr("wasmtrace.component.sha256").is_some());
@@ -98,12 +116,22 @@ fn wasi_otel_spans_logs_and_metrics_arrive_with_the_plugins_identity() {
         .unwrap();
     let requests = metrics.iter().rfind(|p| p.name == "otel.requests").unwrap();
     assert_eq!(requests.scope, plugin);
-    assert!(requests.scope_attributes.contains_key("wasmtrace.component.sha256"));
+    assert!(
+        requests
+            .scope_attributes
+            .contains_key("wasmtrace.component.sha256")
+    );
     assert!(requests.monotonic && requests.is_int);
     assert_eq!(requests.value, 1.0);
     assert_eq!(requests.unit, "{request}");
-    assert_eq!(requests.attributes.get("route"), Some(&"/items/{id}".into()));
-    assert_ne!(requests.service_name, "guest-claims", "the guest's resource is not used");
+    assert_eq!(
+        requests.attributes.get("route"),
+        Some(&"/items/{id}".into())
+    );
+    assert_ne!(
+        requests.service_name, "guest-claims",
+        "the guest's resource is not used"
+    );
 }
 
 #[test]
@@ -121,7 +149,10 @@ fn a_trap_inside_a_wasi_otel_span_exports_it_ended_as_error() {
         .find(|s| s.name == wasmtrace::UNFINISHED_SPAN)
         .unwrap_or_else(|| panic!("{spans:#?}"));
     assert_eq!(unfinished.trace_id, invoke.trace_id);
-    assert_eq!(unfinished.parent_span_id.as_deref(), Some(invoke.span_id.as_str()));
+    assert_eq!(
+        unfinished.parent_span_id.as_deref(),
+        Some(invoke.span_id.as_str())
+    );
     assert_eq!(unfinished.status_code, StatusCode::Error);
     assert_eq!(invoke.status_code, StatusCode::Error);
     let exception = unfinished
@@ -137,7 +168,12 @@ fn a_trap_inside_a_wasi_otel_span_exports_it_ended_as_error() {
 fn foreign_traces_and_parents_are_reparented_and_bad_ids_refused() {
     let mut test = PluginTest::load(WASI_OTEL).unwrap();
     let run = test.invoke_with_parent("foreign", &Context::new());
-    assert_eq!(run.output.as_deref().ok(), Some("foreign"), "{:?}", run.output);
+    assert_eq!(
+        run.output.as_deref().ok(),
+        Some("foreign"),
+        "{:?}",
+        run.output
+    );
     let tree = run.tree();
     tree.assert_single_trace();
     let invoke = invocation(&run.spans);
@@ -148,12 +184,22 @@ fn foreign_traces_and_parents_are_reparented_and_bad_ids_refused() {
         format!("{}\n  foreign\n", invoke.name)
     );
     let foreign = tree.find("foreign").unwrap();
-    assert_eq!(foreign.trace_id, invoke.trace_id, "not the trace it claimed");
-    assert_eq!(foreign.parent_span_id.as_deref(), Some(invoke.span_id.as_str()));
+    assert_eq!(
+        foreign.trace_id, invoke.trace_id,
+        "not the trace it claimed"
+    );
+    assert_eq!(
+        foreign.parent_span_id.as_deref(),
+        Some(invoke.span_id.as_str())
+    );
     let stats = test.plugin_mut().stats();
     assert_eq!(stats.spans_reparented(), 1);
     assert_eq!(stats.spans_rejected(), 2);
-    assert!(stats.summary().contains("2 wasi:otel spans"), "{}", stats.summary());
+    assert!(
+        stats.summary().contains("2 wasi:otel spans"),
+        "{}",
+        stats.summary()
+    );
 }
 
 /// Builds the peer-library guest `name` (`tests/guests-otel-peer`), or
@@ -193,7 +239,10 @@ fn the_peer_librarys_command_traces_logs_and_counts_under_the_invocation() {
     let inner = tree.find("peer-inner").unwrap();
     assert_eq!(inner.attr("peer.count"), Some(&AttrValue::Int(2)));
     assert_eq!(inner.attr("peer.ok"), Some(&AttrValue::Bool(true)));
-    assert_eq!(inner.events.first().map(|e| e.name.as_str()), Some("peer.event"));
+    assert_eq!(
+        inner.events.first().map(|e| e.name.as_str()),
+        Some("peer.event")
+    );
     assert_eq!(
         inner.attr("wasmtrace.instance.id"),
         invoke.attr("wasmtrace.instance.id")
@@ -203,12 +252,18 @@ fn the_peer_librarys_command_traces_logs_and_counts_under_the_invocation() {
         .iter()
         .find(|l| l.body == "peer log")
         .unwrap_or_else(|| panic!("{logs:#?}"));
-    assert_eq!((log.trace_id.as_str(), log.span_id.as_str()), (trace, inner.span_id.as_str()));
+    assert_eq!(
+        (log.trace_id.as_str(), log.span_id.as_str()),
+        (trace, inner.span_id.as_str())
+    );
     let metrics = rx
         .wait_for_metrics(|m| m.iter().any(|p| p.name == "peer.runs"), WAIT)
         .unwrap();
     let runs = metrics.iter().rfind(|p| p.name == "peer.runs").unwrap();
-    assert_eq!(Some(&AttrValue::String(runs.scope.clone())), invoke.attr("wasmtrace.plugin.name"));
+    assert_eq!(
+        Some(&AttrValue::String(runs.scope.clone())),
+        invoke.attr("wasmtrace.plugin.name")
+    );
     assert_eq!(runs.value, 1.0);
 }
 
@@ -231,7 +286,10 @@ fn the_peer_librarys_http_handler_under_wasmtrace_serve() {
     tree.assert_single_trace();
     let invoke = invocation(&spans);
     let handle = tree.find("peer-handle").unwrap();
-    assert_eq!(handle.parent_span_id.as_deref(), Some(invoke.span_id.as_str()));
+    assert_eq!(
+        handle.parent_span_id.as_deref(),
+        Some(invoke.span_id.as_str())
+    );
     assert_eq!(handle.attr("url.path"), Some(&"/peer?x=1".into()));
     assert_eq!(
         tree.parent_of(invoke).map(|s| s.kind),

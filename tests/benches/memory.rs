@@ -347,7 +347,8 @@ fn hostile() {
     let queue = wasmtrace::telemetry::QueueConfig::default().max_queue_bytes;
     for sink in ["otlp-down", "json-file"] {
         let (baseline, _) = measure("ok", sink);
-        let bound = baseline + limits.worst_case_bytes() + if sink == "otlp-down" { queue } else { 0 };
+        let bound =
+            baseline + limits.worst_case_bytes() + if sink == "otlp-down" { queue } else { 0 };
         println!(
             "hostile/{sink}: baseline (mode ok) {:.1} MiB; bound {:.1} MiB = baseline + worst case of one invocation at default limits ({:.1} MiB){}",
             mib(baseline),
@@ -365,7 +366,11 @@ fn hostile() {
                 "hostile/{sink}/{mode}: peak RSS {:.1} MiB ({:+.1} over the baseline): {} [{outcome}]",
                 mib(peak),
                 mib(peak) - mib(baseline),
-                if peak <= bound { "within the bound" } else { "EXCEEDS THE BOUND" }
+                if peak <= bound {
+                    "within the bound"
+                } else {
+                    "EXCEEDS THE BOUND"
+                }
             );
         }
     }

@@ -131,12 +131,21 @@ pub fn otel_peer_component(
             "../shared/peers/opentelemetry-wasi not found".into(),
         ));
     }
-    let manifest = repo_root().join("tests/guests-otel-peer").join(name).join("Cargo.toml");
+    let manifest = repo_root()
+        .join("tests/guests-otel-peer")
+        .join(name)
+        .join("Cargo.toml");
     let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
-    cmd.args(["build", "--quiet", "--target", "wasm32-wasip2", "--manifest-path"])
-        .arg(&manifest)
-        .arg("--target-dir")
-        .arg(target);
+    cmd.args([
+        "build",
+        "--quiet",
+        "--target",
+        "wasm32-wasip2",
+        "--manifest-path",
+    ])
+    .arg(&manifest)
+    .arg("--target-dir")
+    .arg(target);
     // The outer build's settings are not the guest's.
     for var in [
         "CARGO_TARGET_DIR",
@@ -150,6 +159,9 @@ pub fn otel_peer_component(
     ] {
         cmd.env_remove(var);
     }
-    run(cmd, &format!("cargo build of tests/guests-otel-peer/{name}"))?;
+    run(
+        cmd,
+        &format!("cargo build of tests/guests-otel-peer/{name}"),
+    )?;
     Ok(target.join("wasm32-wasip2/debug").join(artifact))
 }

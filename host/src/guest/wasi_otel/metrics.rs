@@ -269,8 +269,12 @@ impl SpanTable {
         if bounds.len() > MAX_BOUNDARIES {
             return Err(format!("more than {MAX_BOUNDARIES} bucket boundaries"));
         }
-        let handle =
-            self.otel_instrument(metric, InstrumentKind::Histogram, true, Some(bounds.clone()))?;
+        let handle = self.otel_instrument(
+            metric,
+            InstrumentKind::Histogram,
+            true,
+            Some(bounds.clone()),
+        )?;
         let mut errors = 0;
         for point in &histogram.data_points {
             if point.bounds != bounds || point.bucket_counts.len() != bounds.len() + 1 {

@@ -59,7 +59,10 @@ impl otel_logs::Host for WasmtraceCtx {
 }
 
 impl otel_metrics::Host for WasmtraceCtx {
-    fn export(&mut self, metrics: otel_metrics::ResourceMetrics) -> Result<(), otel_metrics::Error> {
+    fn export(
+        &mut self,
+        metrics: otel_metrics::ResourceMetrics,
+    ) -> Result<(), otel_metrics::Error> {
         self.table.otel_export(metrics)
     }
 }

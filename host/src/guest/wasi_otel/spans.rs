@@ -88,7 +88,13 @@ fn parse(sc: &OtelSpanContext) -> Option<SpanContext> {
     } else {
         TraceFlags::NOT_SAMPLED
     };
-    let sc = SpanContext::new(trace_id, span_id, flags, sc.is_remote, TraceState::default());
+    let sc = SpanContext::new(
+        trace_id,
+        span_id,
+        flags,
+        sc.is_remote,
+        TraceState::default(),
+    );
     sc.is_valid().then_some(sc)
 }
 
@@ -217,8 +223,7 @@ impl SpanTable {
             let reparented = claimed.trace_id() != trace_id || known.is_none();
             let parent = match known {
                 Some((id, _)) if id != invocation.span_id() => {
-                    let sc =
-                        SpanContext::new(trace_id, id, invocation.trace_flags(), false, state);
+                    let sc = SpanContext::new(trace_id, id, invocation.trace_flags(), false, state);
                     self.base.with_remote_span_context(sc)
                 }
                 _ => self.base.clone(),
@@ -428,8 +433,9 @@ impl SpanTable {
             }
             let parent = self.base.clone();
             let tracer = &self.tracer;
-            let mut span =
-                with_pinned_ids((trace_id, id), || tracer.build_with_context(builder, &parent));
+            let mut span = with_pinned_ids((trace_id, id), || {
+                tracer.build_with_context(builder, &parent)
+            });
             if let Some(failure) = failure {
                 span.set_status(Status::error(failure.message.clone()));
             }
@@ -544,7 +550,11 @@ mod tests {
         let inv = s.invocation.span_id().to_string();
         s.table.otel_on_start(context(TRACE, "00000000000000aa"));
         s.table.otel_on_start(context(TRACE, "00000000000000bb"));
-        let mut child = data(context(TRACE, "00000000000000bb"), "00000000000000aa", "child");
+        let mut child = data(
+            context(TRACE, "00000000000000bb"),
+            "00000000000000aa",
+            "child",
+        );
         child.attributes = vec![
             OtelKeyValue {
                 key: "wasmtrace.instance.id".into(),
@@ -556,7 +566,8 @@ mod tests {
             },
         ];
         s.table.otel_on_end(child);
-        s.table.otel_on_end(data(context(TRACE, "00000000000000aa"), &inv, "parent"));
+        s.table
+            .otel_on_end(data(context(TRACE, "00000000000000aa"), &inv, "parent"));
         let spans = s.exporter.get_finished_spans().unwrap();
         let find = |n: &str| spans.iter().find(|s| s.name == n).unwrap();
         let (parent, child) = (find("parent"), find("child"));
@@ -569,11 +580,21 @@ mod tests {
             UNIX_EPOCH + Duration::new(1_700_000_000, 5)
         );
         let keys: Vec<_> = child.attributes.iter().map(|kv| kv.key.as_str()).collect();
-        assert_eq!(keys, ["n", "wasmtrace.component.sha256", "wasmtrace.instance.id"]);
-        assert!(child.attributes.contains(&KeyValue::new("wasmtrace.instance.id", 7i64)));
+        assert_eq!(
+            keys,
+            ["n", "wasmtrace.component.sha256", "wasmtrace.instance.id"]
+        );
+        assert!(
+            child
+                .attributes
+                .contains(&KeyValue::new("wasmtrace.instance.id", 7i64))
+        );
         assert_eq!(s.table.counts.attributes_dropped, 1);
         assert_eq!(s.table.counts.spans_reparented, 0);
-        assert_eq!((s.table.counts.spans_started, s.table.counts.spans_ended), (2, 2));
+        assert_eq!(
+            (s.table.counts.spans_started, s.table.counts.spans_ended),
+            (2, 2)
+        );
     }
 
     #[test]
@@ -581,13 +602,20 @@ mod tests {
         let mut s = setup(Limits::default());
         let foreign = "0af7651916cd43dd8448eb211c80319c";
         // Someone else's trace and parent; never started.
-        s.table.otel_on_end(data(context(foreign, "00000000000000cc"), "b7ad6b7169203331", "f"));
+        s.table.otel_on_end(data(
+            context(foreign, "00000000000000cc"),
+            "b7ad6b7169203331",
+            "f",
+        ));
         // Twice; zero; not hex; the invocation span's own id.
-        s.table.otel_on_end(data(context(TRACE, "00000000000000cc"), "", "again"));
-        s.table.otel_on_end(data(context(TRACE, "0000000000000000"), "", "zero"));
+        s.table
+            .otel_on_end(data(context(TRACE, "00000000000000cc"), "", "again"));
+        s.table
+            .otel_on_end(data(context(TRACE, "0000000000000000"), "", "zero"));
         s.table.otel_on_start(context(TRACE, "not-hex-at-all!!"));
         let inv = s.invocation.span_id().to_string();
-        s.table.otel_on_end(data(context(TRACE, &inv), "", "stolen"));
+        s.table
+            .otel_on_end(data(context(TRACE, &inv), "", "stolen"));
         let spans = s.exporter.get_finished_spans().unwrap();
         let names: Vec<_> = spans.iter().map(|s| s.name.as_ref()).collect();
         assert_eq!(names, ["f"]);
@@ -609,7 +637,8 @@ mod tests {
         assert_eq!(s.table.end_open_spans(Some(&failure)), 1);
         assert_eq!(s.table.end_open_spans(None), 0);
         // Ending it afterwards is a duplicate.
-        s.table.otel_on_end(data(context(TRACE, "00000000000000dd"), "", "late"));
+        s.table
+            .otel_on_end(data(context(TRACE, "00000000000000dd"), "", "late"));
         let spans = s.exporter.get_finished_spans().unwrap();
         assert_eq!(spans.len(), 1);
         let span = &spans[0];
@@ -637,10 +666,15 @@ mod tests {
             })
             .collect();
         s.table.otel_on_end(first);
-        s.table.otel_on_end(data(context(TRACE, "0000000000000002"), "", "second"));
+        s.table
+            .otel_on_end(data(context(TRACE, "0000000000000002"), "", "second"));
         let spans = s.exporter.get_finished_spans().unwrap();
         assert_eq!(spans.len(), 1);
-        assert_eq!(spans[0].attributes.len(), 1 + 2, "one of the guest's, the identity");
+        assert_eq!(
+            spans[0].attributes.len(),
+            1 + 2,
+            "one of the guest's, the identity"
+        );
         assert_eq!(s.table.counts.attributes_dropped, 2);
         assert_eq!(s.table.counts.spans_dropped, 1);
     }

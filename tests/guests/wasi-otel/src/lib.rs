@@ -60,7 +60,10 @@ fn scope() -> InstrumentationScope {
 /// the trace id (the guest has no randomness it needs for a test).
 fn span_id(trace_id: &str, n: u64) -> String {
     let low = u64::from_str_radix(&trace_id[16..], 16).unwrap_or(1);
-    format!("{:016x}", low.rotate_left(17) ^ n.wrapping_mul(0x9e37_79b9_7f4a_7c15))
+    format!(
+        "{:016x}",
+        low.rotate_left(17) ^ n.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+    )
 }
 
 fn context(trace_id: &str, span_id: String) -> SpanContext {
