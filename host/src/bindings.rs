@@ -40,6 +40,29 @@ mod generated {
     });
 }
 
+// `wasi:otel`, the standard's WIT as the host implements it
+// (`guest/wasi_otel`). Its clocks types are wasmtime-wasi's, so that the
+// same `datetime` serves both.
+#[allow(missing_docs)]
+mod generated_otel {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "wasi:otel/imports@0.2.0-rc.2",
+        // As wasmtime-wasi's, whose clocks and io the world refers to.
+        require_store_data_send: true,
+        with: {
+            "wasi:clocks": wasmtime_wasi::p2::bindings::clocks,
+            "wasi:io": wasmtime_wasi::p2::bindings::io,
+        },
+    });
+}
+
+/// The `wasi:otel@0.2.0-rc.2` package (`types`, `tracing`, `logs`,
+/// `metrics`): its types and `Host` traits, for an embedder's own
+/// `bindgen!`'s `with: { "wasi:otel": wasmtrace::bindings::otel }`. Link
+/// the host's implementation with [`crate::add_wasi_otel_to_linker`].
+pub use generated_otel::wasi::otel;
+
 /// The `wasmtrace:telemetry` package: `types`, `propagation` and `tracing`,
 /// each with its types, `Host` trait and `add_to_linker`.
 pub use generated::wasmtrace::telemetry;

@@ -60,8 +60,8 @@ pub mod view;
 pub use compile_cache::{CodeSource, CompileCache, WASMTRACE_CACHE_DIR};
 pub use ctx::{GuestFailure, WasmtraceCtx, WasmtraceCtxBuilder, WasmtraceView, add_to_linker};
 pub use guest::{
-    add_logs_to_linker, add_metrics_to_linker, add_propagation_to_linker, add_tracing_to_linker,
-    add_types_to_linker,
+    UNFINISHED_SPAN, add_logs_to_linker, add_metrics_to_linker, add_propagation_to_linker,
+    add_tracing_to_linker, add_types_to_linker, add_wasi_otel_to_linker,
 };
 pub use http::{AllowedHosts, OutboundHttp};
 pub use identity::{

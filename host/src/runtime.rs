@@ -376,6 +376,9 @@ impl Shared {
         crate::add_to_linker(&mut linker)
             .map_err(anyhow::Error::from)
             .context("linking wasmtrace:telemetry")?;
+        crate::add_wasi_otel_to_linker(&mut linker)
+            .map_err(anyhow::Error::from)
+            .context("linking wasi:otel")?;
         crate::bindings::plugin::cache::add_to_linker::<PluginState, HasCache>(&mut linker, |s| {
             CacheCtx {
                 tracing: &mut s.tracing,

@@ -72,6 +72,12 @@ counters! {
     spans_ended,
     /// Spans refused by a limit or budget (never recorded).
     spans_dropped,
+    /// `wasi:otel` spans refused: an invalid span id (not hex, all zeros),
+    /// one taken by another span, or a span ended twice.
+    spans_rejected,
+    /// `wasi:otel` spans recorded under the invocation span because the
+    /// trace or parent they claimed is not one the host knows.
+    spans_reparented,
     /// Context handles or attachments refused by a limit.
     contexts_dropped,
     /// Attributes dropped: reserved or empty keys, past a per-span limit,
@@ -122,6 +128,7 @@ impl TracingStats {
     /// array elements, log records, measurements and instruments.
     pub fn anything_dropped(&self) -> bool {
         self.spans_dropped() > 0
+            || self.spans_rejected() > 0
             || self.spans_lost() > 0
             || self.contexts_dropped() > 0
             || self.attributes_dropped() > 0
@@ -150,6 +157,9 @@ impl TracingStats {
         if self.spans_lost() > 0 {
             line.push_str(&format!(", {} lost in export", self.spans_lost()));
         }
+        if self.spans_reparented() > 0 {
+            line.push_str(&format!(", {} re-parented", self.spans_reparented()));
+        }
         let plural =
             |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
         if self.logs() + self.logs_dropped() > 0 {
@@ -164,6 +174,7 @@ impl TracingStats {
         }
         let mut parts = Vec::new();
         for (n, what) in [
+            (self.spans_rejected(), "wasi:otel spans"),
             (self.attributes_dropped(), "attributes"),
             (self.events_dropped(), "events"),
             (self.links_dropped(), "links"),

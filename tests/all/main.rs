@@ -23,6 +23,7 @@ mod signals;
 mod testkit;
 mod view;
 mod w3c_suite;
+mod wasi_otel;
 
 /// The test module that exercises each guest component (`plugins/*`,
 /// `tests/guests/*`). The build fails when a guest is missing here, so a
@@ -48,6 +49,7 @@ mod tested {
     pub(crate) use crate::plugin_calls as caller;
     pub(crate) use crate::raw_guests as raw_rust;
     pub(crate) use crate::serve as trace_context_service;
+    pub(crate) use crate::wasi_otel;
 }
 
 macro_rules! assert_guest_tested {

@@ -18,6 +18,11 @@
 //!   cannot trust a remote decision, so the host decides for each span;
 //! - `nop_call`: an empty guest-to-host call through the same linker.
 //!
+//! Group `wasi_otel`: the same span (name, two attributes) recorded through
+//! the standard `wasi:otel` by `tests/guests/wasi-otel` (`on-start` and
+//! `on-end`, the span's data made by the guest; no guest SDK) against
+//! `wasmtrace` (the `guest` span above), same host and parent.
+//!
 //! Guest figures come from one guest call looping N times (criterion's
 //! `iter_custom`), so they are per span, with the call's own cost amortized.
 //! After the group, the two ratios are measured once more in alternating
@@ -97,9 +102,38 @@ fn local_unsampled(tracer: &opentelemetry_sdk::trace::SdkTracer) -> Context {
     parent.with_span(invocation)
 }
 
+/// A span through `wasi:otel` against the same span through
+/// `wasmtrace:telemetry`.
+fn wasi_otel(c: &mut Criterion, pipeline: &Pipeline) {
+    let engine = common::engine(Allocation::OnDemand);
+    let linker = common::linker(&engine);
+    let bench = common::component(&engine, wasmtrace_test_artifacts::BENCH);
+    let otel = common::component(&engine, wasmtrace_test_artifacts::WASI_OTEL);
+    let provider = &pipeline.provider;
+    let mut wasmtrace = Guest::new(&linker, &bench, provider, common::remote_parent(true));
+    let mut standard = Guest::new(&linker, &otel, provider, common::remote_parent(true));
+    let mut group = c.benchmark_group("wasi_otel");
+    group.bench_function("wasmtrace", |b| {
+        b.iter_custom(|iters| {
+            pipeline.produced(iters);
+            wasmtrace.run("span", iters)
+        })
+    });
+    pipeline.report("wasi_otel/wasmtrace");
+    group.bench_function("wasi_otel", |b| {
+        b.iter_custom(|iters| {
+            pipeline.produced(iters);
+            standard.run("span", iters)
+        })
+    });
+    pipeline.report("wasi_otel/wasi_otel");
+    group.finish();
+}
+
 fn main() {
     let mut c = common::criterion();
     let pipeline = Pipeline::parent_based();
     span(&mut c, &pipeline);
+    wasi_otel(&mut c, &pipeline);
     c.final_summary();
 }

@@ -66,6 +66,7 @@ pub fn linker(engine: &Engine) -> Linker<BenchState> {
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker).expect("linking WASI");
     wasmtrace::add_to_linker(&mut linker).expect("linking wasmtrace:tracing");
+    wasmtrace::add_wasi_otel_to_linker(&mut linker).expect("linking wasi:otel");
     add_nop(&mut linker).expect("linking wasmtrace-bench:nop");
     linker
 }

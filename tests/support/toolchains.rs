@@ -145,3 +145,58 @@ pub fn js_component(source: &Path, args: &[&str], out: &Path) -> Result<PathBuf,
     run(cmd, "componentize-js")?;
     Ok(out.to_path_buf())
 }
+
+/// Where the `opentelemetry-wasi` library (the `wasi:otel` peer) is kept:
+/// beside the repository, in `../shared/peers/opentelemetry-wasi`.
+pub fn otel_peer_dir() -> PathBuf {
+    repo_root().join("../shared/peers/opentelemetry-wasi")
+}
+
+/// Builds the guest crate `tests/guests-otel-peer/<name>` (which depends on
+/// the `opentelemetry-wasi` library by path) for `wasm32-wasip2` into the
+/// target directory `target`; returns the component (`artifact`, its
+/// file name). Missing when the library is not there.
+pub fn otel_peer_component(
+    name: &str,
+    artifact: &str,
+    target: &Path,
+) -> Result<PathBuf, BuildError> {
+    if !otel_peer_dir().join("rust/Cargo.toml").is_file() {
+        return Err(BuildError::Missing(
+            "../shared/peers/opentelemetry-wasi not found".into(),
+        ));
+    }
+    let manifest = repo_root()
+        .join("tests/guests-otel-peer")
+        .join(name)
+        .join("Cargo.toml");
+    let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    cmd.args([
+        "build",
+        "--quiet",
+        "--target",
+        "wasm32-wasip2",
+        "--manifest-path",
+    ])
+    .arg(&manifest)
+    .arg("--target-dir")
+    .arg(target);
+    // The outer build's settings are not the guest's.
+    for var in [
+        "CARGO_TARGET_DIR",
+        "CARGO_BUILD_TARGET_DIR",
+        "RUSTFLAGS",
+        "CARGO_ENCODED_RUSTFLAGS",
+        "RUSTC_WRAPPER",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "CARGO_LLVM_COV",
+        "LLVM_PROFILE_FILE",
+    ] {
+        cmd.env_remove(var);
+    }
+    run(
+        cmd,
+        &format!("cargo build of tests/guests-otel-peer/{name}"),
+    )?;
+    Ok(target.join("wasm32-wasip2/debug").join(artifact))
+}

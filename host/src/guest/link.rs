@@ -309,6 +309,7 @@ pub fn add_logs_to_linker<T: WasmtraceView + 'static>(
                         body,
                         attributes: r.attributes(&record.attributes, max)?,
                         event_name,
+                        timestamp: None,
                     })
                 },
                 |table, args, log| table.emit_log(cx, args, log),

@@ -7,7 +7,7 @@ use super::args::{ArgValue, Args, Text};
 use super::convert::ATTRIBUTE_COST;
 use super::table::{Handle, SpanTable};
 use opentelemetry::logs::{AnyValue, LogRecord as _, Logger as _, Severity};
-use opentelemetry::trace::TraceContextExt as _;
+use opentelemetry::trace::{SpanContext, TraceContextExt as _};
 use opentelemetry::{Array, Key, Value};
 use std::borrow::Cow;
 use std::ops::Range;
@@ -20,6 +20,9 @@ pub(crate) struct LogArgs {
     pub(crate) body: Option<ArgValue>,
     pub(crate) attributes: Range<u32>,
     pub(crate) event_name: Option<Text>,
+    /// When the event happened, if the guest says (`wasi:otel`); else the
+    /// host stamps it when it observes it.
+    pub(crate) timestamp: Option<SystemTime>,
 }
 
 /// What the host charges for one record besides its strings.
@@ -64,11 +67,15 @@ impl SpanTable {
     pub(crate) fn emit_log(&mut self, cx: Handle, args: &Args, log: LogArgs) {
         let t = self.timer.start();
         self.settle_lifted();
-        self.emit_log_record(cx, args, log);
+        let (parent, _) = self.resolve(cx);
+        let sc = parent.span().span_context().clone();
+        self.emit_log_record(&sc, args, log);
         self.counts.add_time_since(t);
     }
 
-    fn emit_log_record(&mut self, cx: Handle, args: &Args, log: LogArgs) {
+    /// Emits a record in the span `sc` (when valid), within the limits and
+    /// budgets: the one path of both `logs` interfaces.
+    pub(super) fn emit_log_record(&mut self, sc: &SpanContext, args: &Args, log: LogArgs) {
         let Some(logger) = self.logger.clone() else {
             self.counts.logs_dropped += 1;
             return;
@@ -79,11 +86,10 @@ impl SpanTable {
             return;
         }
         self.budget.logs -= 1;
-        let (parent, _) = self.resolve(cx);
         let mut recorder = recorder!(self);
         let mut record = logger.create_log_record();
         let now = SystemTime::now();
-        record.set_timestamp(now);
+        record.set_timestamp(log.timestamp.unwrap_or(now));
         record.set_observed_timestamp(now);
         let severity = severity(log.severity_number);
         if let Some(severity) = severity {
@@ -129,8 +135,6 @@ impl SpanTable {
                         .map(|kv| (kv.key.clone(), any_value(kv.value.clone()))),
                 ),
         );
-        let span = parent.span();
-        let sc = span.span_context();
         if sc.is_valid() {
             record.set_trace_context(sc.trace_id(), sc.span_id(), Some(sc.trace_flags()));
         }

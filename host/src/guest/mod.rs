@@ -5,6 +5,7 @@
 //! place within the limits; the span table (`table`) owns every handle and
 //! enforces every limit and budget; `convert` turns guest data into OTel's
 //! under them. `logs` and `metrics` are the table's other two signals.
+//! `wasi_otel` is the standard `wasi:otel` interfaces onto the same table.
 
 /// A [`convert::Recorder`] over a table's limits, budget, keys and counts,
 /// borrowing only those fields (the open spans stay usable beside it).
@@ -23,9 +24,10 @@ mod args;
 pub(crate) mod convert;
 mod lift;
 mod link;
-mod logs;
-mod metrics;
+pub(crate) mod logs;
+pub(crate) mod metrics;
 pub(crate) mod table;
+mod wasi_otel;
 
 #[cfg(any(test, feature = "fuzzing"))]
 pub(crate) use args::Args;
@@ -35,3 +37,4 @@ pub use link::{
 };
 pub(crate) use metrics::Instruments;
 pub(crate) use table::{CONTEXT_FIXED_COST, SPAN_FIXED_COST, SpanTable};
+pub use wasi_otel::{UNFINISHED_SPAN, add_wasi_otel_to_linker};

@@ -180,7 +180,7 @@ pub(crate) struct TableSizes {
 
 /// See the [module documentation](self).
 pub(crate) struct SpanTable {
-    tracer: SdkTracer,
+    pub(super) tracer: SdkTracer,
     pub(crate) propagators: Arc<Propagators>,
     /// Plugin identity stamped on every guest span and log record (content
     /// hash, instance).
@@ -190,7 +190,7 @@ pub(crate) struct SpanTable {
     /// The plugin's instruments, as this store uses them.
     pub(super) instruments: StoreInstruments,
     /// The invocation's context and its depth in the call tree.
-    base: Context,
+    pub(super) base: Context,
     base_depth: u32,
     spans: Chunked<SpanEntry>,
     open: Slab<OpenSpan>,
@@ -209,6 +209,8 @@ pub(crate) struct SpanTable {
     /// that taking it for a call moves a pointer).
     pub(crate) args: Option<Box<Args>>,
     stats: Arc<TracingStats>,
+    /// What `wasi:otel` calls told the host: the guest's spans by id.
+    pub(super) otel: super::wasi_otel::OtelState,
 }
 
 impl SpanTable {
@@ -240,6 +242,7 @@ impl SpanTable {
             lifted: Counts::default(),
             args: Some(Box::default()),
             stats,
+            otel: Default::default(),
         }
     }
 
@@ -642,13 +645,15 @@ impl SpanTable {
     /// `failure`, each gets status Error and an `exception` event. Returns
     /// how many there were.
     pub(crate) fn end_open_spans(&mut self, failure: Option<&crate::GuestFailure>) -> usize {
+        // `wasi:otel` spans started and never ended are the innermost.
+        let unfinished = self.end_otel_spans(failure);
         let mut open: Vec<u32> = self.open.iter().map(|(_, o)| o.index).collect();
         open.sort_unstable_by(|a, b| b.cmp(a));
         for &index in &open {
             self.end_index(index as usize, failure);
         }
         self.stack.clear();
-        open.len()
+        unfinished + open.len()
     }
 
     /// Admits a span the host records for the guest under `parent` (the

@@ -7,6 +7,7 @@ mod console;
 mod console_metrics;
 mod delivery;
 mod dropped;
+mod guest_ids;
 mod html_file;
 mod local;
 mod metrics;
@@ -20,6 +21,8 @@ pub use console_metrics::{ConsoleMetricExporter, render_metrics};
 pub use delivery::DeliveryStats;
 pub(crate) use dropped::{Dropped, while_ending};
 pub use dropped::{DroppedCounts, apply_dropped_counts};
+pub use guest_ids::GuestIdGenerator;
+pub(crate) use guest_ids::with_pinned_ids;
 pub use html_file::HtmlFileExporter;
 pub use otlp::install_crypto_provider;
 pub use otlp_json::OtlpJsonFileExporter;
@@ -370,7 +373,10 @@ impl TelemetryBuilder {
             None if disabled => TracesExporter::None,
             None => TracesExporter::from_env()?,
         };
-        let mut builder = SdkTracerProvider::builder().with_resource(resource.clone());
+        // `wasi:otel` guests choose their spans' ids (guest_ids.rs).
+        let mut builder = SdkTracerProvider::builder()
+            .with_resource(resource.clone())
+            .with_id_generator(GuestIdGenerator::default());
         if let Some(limits) = self.span_limits {
             builder = builder.with_span_limits(limits);
         }

@@ -96,6 +96,7 @@ impl PluginTest {
         let provider = SdkTracerProvider::builder()
             .with_resource(resource.clone())
             .with_span_processor(SimpleSpanProcessor::new(exporter.clone()))
+            .with_id_generator(crate::telemetry::GuestIdGenerator::default())
             .build();
         let runtime = Runtime::new(&provider, config)?;
         let plugin = runtime.load_file(path.as_ref())?;

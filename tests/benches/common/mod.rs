@@ -107,7 +107,9 @@ impl Pipeline {
         let exporter = DiscardExporter::default();
         let exported = exporter.exported.clone();
         let processor = Arc::new(BatchSpanProcessor::builder(exporter).build());
+        // As the CLI's provider: `wasi:otel` spans keep the guest's ids.
         let provider = SdkTracerProvider::builder()
+            .with_id_generator(wasmtrace::telemetry::GuestIdGenerator::default())
             .with_sampler(sampler)
             .with_span_processor(SharedProcessor(processor.clone()))
             .build();
