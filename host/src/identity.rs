@@ -112,11 +112,13 @@ pub(crate) fn new_instance_id() -> i64 {
     (id >> 1) as i64
 }
 
-/// The component's top-level sections: `(id, content range, whole
-/// section range)`, or `None` if the binary is malformed.
-fn top_level_sections(
-    bytes: &[u8],
-) -> Option<Vec<(u8, std::ops::Range<usize>, std::ops::Range<usize>)>> {
+/// A top-level section: its id, the range of its content and that of the
+/// whole section.
+type Section = (u8, std::ops::Range<usize>, std::ops::Range<usize>);
+
+/// The component's top-level sections, or `None` if the binary is
+/// malformed.
+fn top_level_sections(bytes: &[u8]) -> Option<Vec<Section>> {
     let mut sections = Vec::new();
     let mut at = 8;
     if bytes.len() < at {

@@ -36,7 +36,7 @@ use crate::guest::SpanTable;
 use crate::guest::metrics::{InstrumentRequest, MAX_BOUNDARIES};
 use crate::guest::table::REFUSED;
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 
 /// Measurements one histogram point may be replayed as.
 pub(crate) const MAX_REPLAYED: u64 = 100_000;
@@ -95,16 +95,9 @@ fn series_key(handle: u32, attributes: &[OtelKeyValue]) -> u64 {
     let state = foldhash::fast::FixedState::default();
     let attributes = attributes
         .iter()
-        .map(|kv| {
-            let mut h = state.build_hasher();
-            kv.key.hash(&mut h);
-            kv.value.hash(&mut h);
-            h.finish()
-        })
+        .map(|kv| state.hash_one((&kv.key, &kv.value)))
         .fold(0u64, |acc, h| acc ^ h.wrapping_mul(0x9e37_79b9_7f4a_7c15));
-    let mut h = state.build_hasher();
-    (handle, attributes).hash(&mut h);
-    h.finish()
+    state.hash_one((handle, attributes))
 }
 
 fn as_f64(n: MetricNumber) -> f64 {

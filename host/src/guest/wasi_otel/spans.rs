@@ -407,7 +407,7 @@ impl SpanTable {
     /// how many there were.
     pub(crate) fn end_otel_spans(&mut self, failure: Option<&crate::GuestFailure>) -> usize {
         let mut open: Vec<_> = self.otel.open.drain().collect();
-        open.sort_unstable_by(|a, b| b.1.1.cmp(&a.1.1));
+        open.sort_unstable_by_key(|entry| std::cmp::Reverse(entry.1.1));
         for &(id, (trace_id, start)) in &open {
             self.otel.ended.insert(id, trace_id);
             if self.budget.spans == 0 {
