@@ -20,7 +20,10 @@
 //! [`telemetry::Telemetry`] sets up export from the standard `OTEL_*`
 //! variables (OTLP over gRPC or HTTP, or the embedded console default).
 //!
-//! ```no_run
+//! (`tests/all/testkit.rs` runs this example on a built plugin:
+//! `the_crate_documentation_example_runs`.)
+//!
+//! ```ignore
 //! use wasmtrace::{telemetry::Telemetry, Runtime, RuntimeConfig};
 //! use opentelemetry::Context;
 //!

@@ -21,6 +21,7 @@ mod serve;
 mod serve_connections;
 mod signals;
 mod testkit;
+mod tracing_bridge;
 mod view;
 mod w3c_suite;
 mod wasi_otel;
@@ -49,6 +50,7 @@ mod tested {
     pub(crate) use crate::plugin_calls as caller;
     pub(crate) use crate::raw_guests as raw_rust;
     pub(crate) use crate::serve as trace_context_service;
+    pub(crate) use crate::tracing_bridge;
     pub(crate) use crate::wasi_otel;
 }
 

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use wasmtrace_test_artifacts::REQUEST_HANDLER;
+use wasmtrace_test_artifacts::{CACHE, REQUEST_HANDLER};
 use wasmtrace_test_support::{OtlpReceiver, ReceivedMetricPoint, Transport};
 
 use crate::cli::wasmtrace;
@@ -87,18 +87,36 @@ fn metrics_can_be_turned_off() {
     assert!(rx.metric_points().is_empty(), "{:?}", rx.metric_points());
 }
 
-#[test]
-fn the_embedded_default_prints_the_overhead_summary() {
-    let out = wasmtrace(&["run", REQUEST_HANDLER], &[]);
+/// The embedded default's summary line of `wasmtrace run ARGS` with `env`.
+fn summary_line(args: &[&str], env: &[(&str, String)]) -> String {
+    let out = wasmtrace(args, env);
     assert!(out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     let line = stderr
         .lines()
         .find(|l| l.starts_with("tracing: "))
         .unwrap_or_else(|| panic!("no summary in:\n{stderr}"));
+    assert!(line.ends_with(" in tracing calls"), "{line}");
+    line.to_owned()
+}
+
+#[test]
+fn the_embedded_default_prints_the_overhead_summary() {
+    let line = summary_line(&["run", REQUEST_HANDLER], &[]);
     assert!(
         line.starts_with("tracing: 4 spans started, 4 ended, 0 dropped; "),
         "{line}"
     );
-    assert!(line.ends_with(" in tracing calls"), "{line}");
+}
+
+#[test]
+fn an_unsampled_trace_counts_no_skipped_span() {
+    // Sampled, the cache plugin records 6 spans of its own and 5 cache
+    // spans; unsampled, the SDK skips its spans and the host its cache
+    // spans, and neither is counted.
+    let sampled = summary_line(&["run", CACHE], &[]);
+    assert!(sampled.starts_with("tracing: 11 spans started, 11 ended"), "{sampled}");
+    let off = [("OTEL_TRACES_SAMPLER", "always_off".to_owned())];
+    let unsampled = summary_line(&["run", CACHE], &off);
+    assert!(unsampled.starts_with("tracing: 0 spans started, 0 ended, 0 dropped; "), "{unsampled}");
 }

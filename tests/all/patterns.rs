@@ -17,14 +17,14 @@ use crate::cli::wasmtrace;
 const WAIT: Duration = Duration::from_secs(20);
 
 /// A finished run of a plugin exported over OTLP/gRPC.
-struct Run {
-    out: Output,
-    spans: Vec<ReceivedSpan>,
+pub(crate) struct Run {
+    pub(crate) out: Output,
+    pub(crate) spans: Vec<ReceivedSpan>,
 }
 
 impl Run {
     /// The plugin's output, without the CLI's final newline.
-    fn stdout(&self) -> String {
+    pub(crate) fn stdout(&self) -> String {
         String::from_utf8_lossy(&self.out.stdout)
             .trim_end()
             .to_owned()
@@ -41,7 +41,7 @@ impl Run {
 
 /// Runs `wasmtrace run <component> <args>` exporting over gRPC to a fresh
 /// receiver, and returns once the invocation span (the last to end) arrived.
-fn run_over_otlp(plugin: &str, component: &str, args: &[&str]) -> Run {
+pub(crate) fn run_over_otlp(plugin: &str, component: &str, args: &[&str]) -> Run {
     let rx = OtlpReceiver::start().unwrap();
     let mut argv = vec!["run", component];
     argv.extend_from_slice(args);
@@ -56,7 +56,7 @@ fn run_over_otlp(plugin: &str, component: &str, args: &[&str]) -> Run {
 
 /// The expected `render_redacted` text: one line per span, two spaces of
 /// indentation per level.
-fn shape(lines: &[&str]) -> String {
+pub(crate) fn shape(lines: &[&str]) -> String {
     lines.iter().map(|l| format!("{l}\n")).collect()
 }
 

@@ -97,3 +97,39 @@ fn invocations_nest_under_the_tests_own_span() {
     assert_eq!(mine[0].name, "http_request");
     assert_eq!(mine[0].span_id, outer_id);
 }
+
+/// The crate documentation's example (`host/src/lib.rs`), on a real plugin.
+#[test]
+fn the_crate_documentation_example_runs() -> anyhow::Result<()> {
+    use opentelemetry::Context;
+    use wasmtrace::{Runtime, RuntimeConfig, telemetry::Telemetry};
+
+    let telemetry = Telemetry::builder("my-service", "1.0.0").build()?;
+    let runtime = Runtime::new(telemetry.provider(), RuntimeConfig::default())?;
+    let plugin = runtime.load_file(REQUEST_HANDLER.as_ref())?;
+    let output = runtime.invoke(&plugin, "widget:2", &Context::current());
+    assert_eq!(
+        output.as_deref().ok(),
+        Some("order of 1 line(s): widget x2 @ $2.50; total $5.00")
+    );
+    telemetry.shutdown(std::time::Duration::from_secs(5))?;
+    Ok(())
+}
+
+/// The test kit documentation's example (`host/src/testkit/mod.rs`).
+#[test]
+fn the_testkit_documentation_example_runs() -> anyhow::Result<()> {
+    let test = PluginTest::load(REQUEST_HANDLER)?;
+    let run = test.invoke("widget:2");
+    assert!(run.output.is_ok());
+
+    let tree = run.tree();
+    tree.assert_single_trace();
+    assert_eq!(
+        tree.render_redacted(),
+        "invoke request-handler\n  handle_request\n    validate_request\n    process_business_logic\n    send_response\n",
+    );
+    let logic = tree.find("process_business_logic").unwrap();
+    assert_eq!(logic.attr("items_processed"), Some(&AttrValue::Int(1)));
+    Ok(())
+}

@@ -109,7 +109,7 @@ fn expand(options: Options, mut function: ItemFn) -> syn::Result<proc_macro2::To
                 continue;
             }
             let key = LitStr::new(
-                &ident.to_string().trim_start_matches("r#").to_owned(),
+                ident.to_string().trim_start_matches("r#"),
                 ident.span(),
             );
             attributes.push(quote_spanned! {typed.span()=>

@@ -157,7 +157,8 @@ pub(crate) struct CacheCtx<'a> {
 
 impl CacheCtx<'_> {
     /// Runs `op` inside a host span named `name`, a child of the span in
-    /// `context`, when the span table admits one.
+    /// `context`, when the span table admits one (not in an unsampled
+    /// trace, where the SDK skips the guest's spans too).
     fn traced<R>(
         &mut self,
         context: Context,
@@ -166,7 +167,7 @@ impl CacheCtx<'_> {
         op: impl FnOnce(&PluginCache) -> (R, Vec<KeyValue>, Option<String>),
     ) -> R {
         let table = &mut self.tracing.table;
-        let Some(parent) = table.admit_host_span(Some(context)) else {
+        let Some(parent) = table.admit_sampled_host_span(context) else {
             return op(self.cache).0;
         };
         let key = truncate(key.to_owned(), table.limits.max_attribute_value_length);

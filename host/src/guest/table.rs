@@ -673,6 +673,18 @@ impl SpanTable {
         Some(HostSpanParent { cx, depth })
     }
 
+    /// Like [`Self::admit_host_span`], except under a local span of an
+    /// unsampled trace: such a span is skipped as the SDK skips the guest's
+    /// own there (not recorded, not counted in `spans_started`), `None`.
+    pub(crate) fn admit_sampled_host_span(&mut self, parent: Handle) -> Option<HostSpanParent> {
+        let (cx, _) = self.resolve(parent);
+        let sc = cx.span().span_context().clone();
+        if sc.is_valid() && !sc.is_remote() && !sc.is_sampled() {
+            return None;
+        }
+        self.admit_host_span(Some(parent))
+    }
+
     /// Counts the end of a span admitted with [`Self::admit_host_span`].
     pub(crate) fn host_span_ended(&mut self) {
         self.counts.spans_ended += 1;

@@ -197,7 +197,6 @@ pub struct TelemetryBuilder {
 pub struct Telemetry {
     provider: SdkTracerProvider,
     exporter: TracesExporter,
-    disabled: bool,
     delivery: Arc<DeliveryStats>,
     sampler: PluginSampler,
     meter_provider: SdkMeterProvider,
@@ -275,11 +274,6 @@ impl Telemetry {
         Providers::new(&self.provider)
             .with_logger_provider(&self.logger_provider)
             .with_meter_provider(&self.meter_provider)
-    }
-
-    /// Whether `OTEL_SDK_DISABLED` turned tracing off.
-    pub fn is_disabled(&self) -> bool {
-        self.disabled
     }
 
     /// Flushes and stops every exporter, waiting at most `timeout`.
@@ -387,7 +381,6 @@ impl TelemetryBuilder {
             return Ok(Telemetry {
                 provider: builder.with_sampler(Sampler::AlwaysOff).build(),
                 exporter: TracesExporter::None,
-                disabled,
                 delivery,
                 sampler,
                 meter_provider: SdkMeterProvider::default(),
@@ -485,7 +478,6 @@ impl TelemetryBuilder {
         Ok(Telemetry {
             provider: builder.with_sampler(sampler.clone()).build(),
             exporter,
-            disabled,
             delivery,
             sampler,
             meter_provider: meter_provider.build(),

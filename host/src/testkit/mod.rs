@@ -15,7 +15,10 @@
 //! as the OTLP exporter, into the same typed [`ReceivedSpan`] view the
 //! project's own tests use on spans received over the wire.
 //!
-//! ```no_run
+//! (`tests/all/testkit.rs` runs this example:
+//! `the_testkit_documentation_example_runs`.)
+//!
+//! ```ignore
 //! use wasmtrace::testkit::{AttrValue, PluginTest};
 //!
 //! let test = PluginTest::load("target/wasm32-wasip2/release/request_handler.wasm")?;
