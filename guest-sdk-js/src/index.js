@@ -616,33 +616,31 @@ class Instrument {
   }
 }
 
-/** A monotonic sum. */
-export class Counter extends Instrument {
+/** The sums take measurements with `add`. */
+class Sum extends Instrument {
   add(value, attributes) {
     this._record(value, attributes);
   }
 }
+
+/** Histograms and gauges take measurements with `record`. */
+class Recording extends Instrument {
+  record(value, attributes) {
+    this._record(value, attributes);
+  }
+}
+
+/** A monotonic sum. */
+export class Counter extends Sum {}
 
 /** A sum that goes up and down. */
-export class UpDownCounter extends Instrument {
-  add(value, attributes) {
-    this._record(value, attributes);
-  }
-}
+export class UpDownCounter extends Sum {}
 
 /** A distribution of measurements. */
-export class Histogram extends Instrument {
-  record(value, attributes) {
-    this._record(value, attributes);
-  }
-}
+export class Histogram extends Recording {}
 
 /** A current value. */
-export class Gauge extends Instrument {
-  record(value, attributes) {
-    this._record(value, attributes);
-  }
-}
+export class Gauge extends Recording {}
 
 const instruments = new Map();
 

@@ -775,40 +775,42 @@ class _Instrument:
 builtin_float = float
 
 
-class Counter(_Instrument):
+class _Sum(_Instrument):
+    """The sums take measurements with ``add``."""
+
+    def add(self, value: Union[int, float], attributes: Optional[Attributes] = None) -> None:
+        self._record(value, attributes)
+
+
+class _Recording(_Instrument):
+    """Histograms and gauges take measurements with ``record``."""
+
+    def record(self, value: Union[int, float], attributes: Optional[Attributes] = None) -> None:
+        self._record(value, attributes)
+
+
+class Counter(_Sum):
     """A monotonic sum."""
 
     _kind = "COUNTER"
 
-    def add(self, value: Union[int, float], attributes: Optional[Attributes] = None) -> None:
-        self._record(value, attributes)
 
-
-class UpDownCounter(_Instrument):
+class UpDownCounter(_Sum):
     """A sum that goes up and down."""
 
     _kind = "UP_DOWN_COUNTER"
 
-    def add(self, value: Union[int, float], attributes: Optional[Attributes] = None) -> None:
-        self._record(value, attributes)
 
-
-class Histogram(_Instrument):
+class Histogram(_Recording):
     """A distribution of measurements."""
 
     _kind = "HISTOGRAM"
 
-    def record(self, value: Union[int, float], attributes: Optional[Attributes] = None) -> None:
-        self._record(value, attributes)
 
-
-class Gauge(_Instrument):
+class Gauge(_Recording):
     """A current value."""
 
     _kind = "GAUGE"
-
-    def record(self, value: Union[int, float], attributes: Optional[Attributes] = None) -> None:
-        self._record(value, attributes)
 
 
 class _Metrics:

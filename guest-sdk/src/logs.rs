@@ -14,8 +14,8 @@
 //! use wasmtrace_sdk::attrs;
 //! use wasmtrace_sdk::logs::{self, LogRecord, Severity};
 //!
-//! logs::emit(Severity::Info, "cache warmed", attrs! { "entries" => 42 });
-//! LogRecord::new(Severity::Warn)
+//! logs::emit(Severity::INFO, "cache warmed", attrs! { "entries" => 42 });
+//! LogRecord::new(Severity::WARN)
 //!     .event_name("payment.retry")
 //!     .body("card declined, retrying")
 //!     .attribute("attempt", 2)

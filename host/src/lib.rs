@@ -28,7 +28,7 @@
 //! use opentelemetry::Context;
 //!
 //! let telemetry = Telemetry::builder("my-service", "1.0.0").build()?;
-//! let runtime = Runtime::new(telemetry.provider(), RuntimeConfig::default())?;
+//! let runtime = Runtime::new(telemetry.providers(), RuntimeConfig::default())?;
 //! let plugin = runtime.load_file("plugin.wasm".as_ref())?;
 //! let output = runtime.invoke(&plugin, "hello", &Context::current());
 //! println!("{output:?}");

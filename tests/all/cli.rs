@@ -2,6 +2,7 @@
 //! over gRPC and HTTP into the in-process receiver, and a real external
 //! collector (rotel).
 
+use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
@@ -39,7 +40,7 @@ pub(crate) fn wasmtrace_command(args: &[&str], env: &[(&str, String)]) -> Comman
     // binary (the same plugins load many times), not the user's.
     cmd.env(
         "WASMTRACE_CACHE_DIR",
-        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-compile-cache"),
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-compile-cache"),
     );
     // Short batch delay: the CLI flushes at exit anyway.
     cmd.env("OTEL_BSP_SCHEDULE_DELAY", "100");
@@ -51,6 +52,19 @@ pub(crate) fn wasmtrace_command(args: &[&str], env: &[(&str, String)]) -> Comman
 
 pub(crate) fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// `wasmtrace run` of the quickstart with the input it rejects (`fail`),
+/// writing the spans to `file` as OTLP/JSON, with `flags` after.
+pub(crate) fn run_failing_quickstart(
+    file: &Path,
+    flags: &[&str],
+    env: &[(&str, String)],
+) -> Output {
+    let file = file.to_str().unwrap();
+    let mut args = vec!["run", QUICKSTART, "--input", "fail", "--export-json", file];
+    args.extend_from_slice(flags);
+    wasmtrace(&args, env)
 }
 
 fn grpc_env(rx: &OtlpReceiver) -> Vec<(&'static str, String)> {
@@ -402,19 +416,7 @@ fn invalid_components_are_clear_errors() {
 #[test]
 fn embedded_default_prints_the_tree_and_writes_otlp_json() {
     let file = std::env::temp_dir().join(format!("wasmtrace-{}.json", std::process::id()));
-    let out = wasmtrace(
-        &[
-            "run",
-            QUICKSTART,
-            "--input",
-            "fail",
-            "--export-json",
-            file.to_str().unwrap(),
-            "--console",
-            "tree",
-        ],
-        &[],
-    );
+    let out = run_failing_quickstart(&file, &["--console", "tree"], &[]);
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     for needle in [

@@ -17,7 +17,7 @@ use opentelemetry_otlp::Protocol;
 use wasmtrace::telemetry::{QueueConfig, Telemetry, TracesExporter};
 use wasmtrace_test_artifacts::QUICKSTART;
 use wasmtrace_test_support::{
-    HttpReply, OtlpReceiver, ReceivedRequest, ReceiverTls, TestPki, Transport,
+    HttpAttempt, HttpReply, OtlpReceiver, ReceivedRequest, ReceiverTls, TestPki, Transport,
 };
 
 use crate::cli::{assert_quickstart_trace, stderr, wasmtrace};
@@ -51,6 +51,14 @@ fn protocols() -> [Transport; 3] {
         Transport::HttpProtobuf,
         Transport::HttpJson,
     ]
+}
+
+/// How the CLI's delivery warning begins when `undelivered` of the
+/// quickstart's spans did not reach the collector (the reason follows).
+fn undelivered_warning(undelivered: usize) -> String {
+    format!(
+        "warning: {undelivered} of {QUICKSTART_SPANS} spans could not be delivered to the collector: "
+    )
 }
 
 /// The trace requests `rx` got (and checks they decoded).
@@ -148,9 +156,7 @@ fn mtls_delivers_with_the_client_certificate_and_fails_without() {
         let err = stderr(&out);
         assert!(out.status.success(), "the plugin still ran: {err}");
         assert!(
-            err.contains(&format!(
-                "warning: {QUICKSTART_SPANS} of {QUICKSTART_SPANS} spans could not be delivered to the collector: "
-            )),
+            err.contains(&undelivered_warning(QUICKSTART_SPANS)),
             "{protocol:?}: {err}"
         );
         assert!(rx.requests().is_empty(), "{protocol:?}");
@@ -171,9 +177,7 @@ fn a_wrong_ca_is_a_counted_delivery_failure_that_says_why() {
             .find(|l| l.starts_with("warning: ") && l.contains("could not be delivered"))
             .unwrap_or_else(|| panic!("{protocol:?}: no delivery warning in\n{err}"));
         assert!(
-            warning.starts_with(&format!(
-                "warning: {QUICKSTART_SPANS} of {QUICKSTART_SPANS} spans could not be delivered to the collector: "
-            )),
+            warning.starts_with(&undelivered_warning(QUICKSTART_SPANS)),
             "{protocol:?}: {warning}"
         );
         // The certificate is the cause, named as rustls names it.
@@ -313,6 +317,14 @@ fn http_telemetry(rx: &OtlpReceiver) -> Telemetry {
         .unwrap()
 }
 
+/// The OTLP/HTTP trace export attempts `rx` answered, in order.
+fn trace_attempts(rx: &OtlpReceiver) -> Vec<HttpAttempt> {
+    rx.http_attempts()
+        .into_iter()
+        .filter(|a| a.path == "/v1/traces")
+        .collect()
+}
+
 /// Ends `n` spans and flushes them.
 fn export_spans(telemetry: Telemetry, n: usize) {
     let tracer = telemetry.provider().tracer("responses");
@@ -334,11 +346,7 @@ fn http_429_and_503_are_retried_after_retry_after_and_400_is_not() {
         let telemetry = http_telemetry(&rx);
         let delivery = telemetry.delivery_handle();
         export_spans(telemetry, 3);
-        let attempts: Vec<_> = rx
-            .http_attempts()
-            .into_iter()
-            .filter(|a| a.path == "/v1/traces")
-            .collect();
+        let attempts = trace_attempts(&rx);
         assert_eq!(
             attempts.iter().map(|a| a.status).collect::<Vec<_>>(),
             [status, 200],
@@ -363,11 +371,7 @@ fn http_429_and_503_are_retried_after_retry_after_and_400_is_not() {
     let delivery = telemetry.delivery_handle();
     let started = Instant::now();
     export_spans(telemetry, 3);
-    let attempts: Vec<_> = rx
-        .http_attempts()
-        .into_iter()
-        .filter(|a| a.path == "/v1/traces")
-        .collect();
+    let attempts = trace_attempts(&rx);
     assert_eq!(attempts.len(), 1, "400 is not retried: {attempts:?}");
     assert_eq!(attempts[0].status, 400);
     assert!(rx.spans().is_empty());
@@ -406,13 +410,7 @@ fn a_partial_success_counts_the_rejected_spans() {
             Some("the collector rejected 2 spans: 2 spans are too old")
         );
         // Not retried: the collector took the request.
-        assert_eq!(
-            rx.http_attempts()
-                .iter()
-                .filter(|a| a.path == "/v1/traces")
-                .count(),
-            1
-        );
+        assert_eq!(trace_attempts(&rx).len(), 1);
     }
 }
 
@@ -426,10 +424,6 @@ fn the_cli_reports_rejected_spans() {
     let out = run_quickstart(&rx, Transport::HttpProtobuf, &[]);
     let err = stderr(&out);
     assert!(out.status.success(), "{err}");
-    assert!(
-        err.contains(&format!(
-            "warning: 1 of {QUICKSTART_SPANS} spans could not be delivered to the collector: the collector rejected 1 spans: quota"
-        )),
-        "{err}"
-    );
+    let warning = undelivered_warning(1) + "the collector rejected 1 spans: quota";
+    assert!(err.contains(&warning), "{err}");
 }

@@ -115,8 +115,14 @@ fn an_unsampled_trace_counts_no_skipped_span() {
     // spans; unsampled, the SDK skips its spans and the host its cache
     // spans, and neither is counted.
     let sampled = summary_line(&["run", CACHE], &[]);
-    assert!(sampled.starts_with("tracing: 11 spans started, 11 ended"), "{sampled}");
+    assert!(
+        sampled.starts_with("tracing: 11 spans started, 11 ended"),
+        "{sampled}"
+    );
     let off = [("OTEL_TRACES_SAMPLER", "always_off".to_owned())];
     let unsampled = summary_line(&["run", CACHE], &off);
-    assert!(unsampled.starts_with("tracing: 0 spans started, 0 ended, 0 dropped; "), "{unsampled}");
+    assert!(
+        unsampled.starts_with("tracing: 0 spans started, 0 ended, 0 dropped; "),
+        "{unsampled}"
+    );
 }

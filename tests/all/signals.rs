@@ -4,9 +4,8 @@
 //! trapping.
 
 use opentelemetry::Context;
-use opentelemetry::logs::{AnyValue, Severity};
+use opentelemetry::logs::AnyValue;
 use opentelemetry_sdk::logs::{InMemoryLogExporter, SdkLoggerProvider};
-use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
 use std::time::Duration;
@@ -17,6 +16,9 @@ use wasmtrace_test_support::{
 };
 
 use crate::cli::{stderr, wasmtrace};
+use crate::sdk_common::{
+    assert_quickstart_logs, assert_quickstart_metrics, log_attr, run_quickstart,
+};
 
 /// In-memory exporters of all three signals, and their providers.
 pub(crate) struct Pipelines {
@@ -59,119 +61,28 @@ impl Pipelines {
 #[test]
 fn sdk_logs_carry_their_spans_ids_and_metrics_the_plugins_identity() {
     let p = Pipelines::new();
-    let runtime = Runtime::new(p.providers(), RuntimeConfig::default()).unwrap();
-    let plugin = runtime.load_file(QUICKSTART.as_ref()).unwrap();
-    runtime
-        .invoke(&plugin, "a b a", &Context::new())
-        .expect("counting words");
-    runtime
-        .invoke(&plugin, "c d", &Context::new())
-        .expect("counting words");
-    runtime
-        .invoke(&plugin, "fail", &Context::new())
-        .expect_err("`fail` is rejected");
-    p.meter_provider.force_flush().unwrap();
-
-    let spans = p.spans.get_finished_spans().unwrap();
-    let span_named = |name: &str| {
-        spans
-            .iter()
-            .filter(|s| s.name == name)
-            .map(|s| s.span_context.clone())
-            .collect::<Vec<_>>()
-    };
-    let logs = p.logs.get_emitted_logs().unwrap();
-    let counted: Vec<_> = logs
-        .iter()
-        .filter(|l| l.record.body() == Some(&AnyValue::from("counted the words")))
-        .collect();
-    assert_eq!(counted.len(), 2, "{logs:#?}");
-    for (log, span) in counted.iter().zip(span_named("process_business_logic")) {
+    let (_runtime, plugin) = run_quickstart(&p, QUICKSTART.as_ref());
+    for (log, span) in assert_quickstart_logs(&p, "quickstart") {
         let record = &log.record;
-        assert_eq!(record.severity_number(), Some(Severity::Info));
         assert_eq!(record.severity_text(), Some("INFO"));
         let trace = record.trace_context().expect("stamped with its span");
         assert_eq!(trace.trace_id, span.trace_id());
-        assert_eq!(trace.span_id, span.span_id());
         assert!(record.timestamp().is_some() && record.observed_timestamp().is_some());
-        assert_eq!(log.instrumentation.name(), "quickstart");
-        assert_eq!(log.instrumentation.version(), Some("0.1.0"));
-        let attr = |key: &str| {
-            record
-                .attributes_iter()
-                .find(|(k, _)| k.as_str() == key)
-                .map(|(_, v)| v.clone())
-        };
-        assert!(attr("wasmtrace.component.sha256").is_some());
+        assert!(log_attr(record, "wasmtrace.component.sha256").is_some());
         assert!(matches!(
-            attr("wasmtrace.instance.id"),
+            log_attr(record, "wasmtrace.instance.id"),
             Some(AnyValue::Int(_))
         ));
     }
-    let first = &counted[0].record;
-    let attr = |key: &str| {
-        first
-            .attributes_iter()
-            .find(|(k, _)| k.as_str() == key)
-            .map(|(_, v)| v.clone())
-    };
-    assert_eq!(attr("words"), Some(AnyValue::Int(3)));
-    assert_eq!(attr("unique"), Some(AnyValue::Int(2)));
-    let rejected: Vec<_> = logs
-        .iter()
-        .filter(|l| l.record.severity_number() == Some(Severity::Warn))
-        .collect();
-    assert_eq!(rejected.len(), 1);
-    let validate = span_named("validate_request");
-    assert_eq!(
-        rejected[0].record.trace_context().unwrap().span_id,
-        validate.last().unwrap().span_id(),
-        "the WARN record belongs to the failing validation"
-    );
 
     let metrics = p.metrics.get_finished_metrics().unwrap();
-    let last = metrics.last().expect("metrics were exported");
-    let scope = last
-        .scope_metrics()
-        .find(|s| s.scope().name() == "quickstart")
-        .expect("the plugin's own scope");
-    assert_eq!(scope.scope().version(), Some("0.1.0"));
+    let scope = assert_quickstart_metrics(&metrics, "quickstart");
     assert!(
         scope
             .scope()
             .attributes()
             .any(|kv| kv.key.as_str() == "wasmtrace.component.sha256"),
         "the meter scope names the component"
-    );
-    let metric = |name: &str| {
-        scope
-            .metrics()
-            .find(|m| m.name() == name)
-            .unwrap_or_else(|| panic!("no metric {name}"))
-    };
-    let words = metric("quickstart.words");
-    assert_eq!(words.unit(), "{word}");
-    let AggregatedMetrics::U64(MetricData::Sum(sum)) = words.data() else {
-        panic!("quickstart.words is a u64 sum: {:?}", words.data());
-    };
-    assert!(sum.is_monotonic());
-    let points: Vec<_> = sum.data_points().collect();
-    assert_eq!(points.len(), 1, "one series");
-    // Aggregated across the plugin's instances: 3 words, then 2.
-    assert_eq!(points[0].value(), 5);
-    let size = metric("quickstart.request.size");
-    let AggregatedMetrics::U64(MetricData::Histogram(histogram)) = size.data() else {
-        panic!(
-            "quickstart.request.size is a u64 histogram: {:?}",
-            size.data()
-        );
-    };
-    let point = histogram.data_points().next().unwrap();
-    assert_eq!(point.count(), 3);
-    assert_eq!(point.sum(), 5 + 3 + 4);
-    assert_eq!(
-        point.bounds().collect::<Vec<_>>(),
-        [16.0, 64.0, 256.0, 1024.0]
     );
 
     let stats = plugin.stats();
@@ -321,6 +232,8 @@ fn cli_signal_exporters_follow_their_variables() {
     );
     for (var, value) in [
         ("OTEL_LOGS_EXPORTER", "zipkin"),
+        // Log records are drawn in their trace: not without the traces.
+        ("OTEL_LOGS_EXPORTER", "console"),
         ("OTEL_METRICS_EXPORTER", "prometheus"),
         (
             "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE",

@@ -105,7 +105,7 @@ fn the_crate_documentation_example_runs() -> anyhow::Result<()> {
     use wasmtrace::{Runtime, RuntimeConfig, telemetry::Telemetry};
 
     let telemetry = Telemetry::builder("my-service", "1.0.0").build()?;
-    let runtime = Runtime::new(telemetry.provider(), RuntimeConfig::default())?;
+    let runtime = Runtime::new(telemetry.providers(), RuntimeConfig::default())?;
     let plugin = runtime.load_file(REQUEST_HANDLER.as_ref())?;
     let output = runtime.invoke(&plugin, "widget:2", &Context::current());
     assert_eq!(

@@ -14,7 +14,7 @@ use wasmtrace_test_artifacts::{CIRCUIT_BREAKER, QUICKSTART, TRACE_CONTEXT_SERVIC
 use wasmtrace_test_support::client::{self, kv};
 use wasmtrace_test_support::{AttrValue, OtlpReceiver, ReceivedSpan};
 
-use crate::cli::wasmtrace;
+use crate::cli::{run_failing_quickstart, wasmtrace};
 use crate::hostile::spans_in_json_file;
 
 /// A scratch path unique to this test process and `name`.
@@ -137,17 +137,7 @@ fn view_round_trips_an_export_json_file() {
             ("WASMTRACE_CONSOLE", format.to_owned()),
             ("COLUMNS", "120".to_owned()),
         ];
-        let run = wasmtrace(
-            &[
-                "run",
-                QUICKSTART,
-                "--input",
-                "fail",
-                "--export-json",
-                file.to_str().unwrap(),
-            ],
-            &env,
-        );
+        let run = run_failing_quickstart(&file, &[], &env);
         assert_eq!(run.status.code(), Some(1), "{}", text(&run.stderr));
         let live = console_part(&run);
         let view = wasmtrace(&["view", file.to_str().unwrap()], &env);

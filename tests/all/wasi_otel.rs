@@ -9,11 +9,46 @@ use std::time::Duration;
 use wasmtrace::testkit::{AttrValue, PluginTest, SpanTree, StatusCode};
 use wasmtrace_test_artifacts::WASI_OTEL;
 use wasmtrace_test_support::toolchains::{self, BuildError};
-use wasmtrace_test_support::{OtlpReceiver, ReceivedSpan, Transport};
+use wasmtrace_test_support::{
+    OtlpReceiver, ReceivedLog, ReceivedMetricPoint, ReceivedSpan, Transport,
+};
 
 use crate::cli::{stderr, wasmtrace};
 
 const WAIT: Duration = Duration::from_secs(20);
+
+/// `wasmtrace run ARGS`, exporting over gRPC to a new receiver: it
+/// succeeds; the receiver, and the `count` spans it got.
+fn run_exporting(args: &[&str], count: usize) -> (OtlpReceiver, Vec<ReceivedSpan>) {
+    let rx = OtlpReceiver::start().unwrap();
+    let out = wasmtrace(args, &rx.exporter_env(Transport::Grpc));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let spans = rx.wait_for_span_count(count, WAIT).unwrap();
+    (rx, spans)
+}
+
+/// The log record with `body` that `rx` gets: it was recorded under `span`
+/// of `trace`.
+fn log_under(rx: &OtlpReceiver, body: &str, trace: &str, span: &ReceivedSpan) -> ReceivedLog {
+    let logs = rx.wait_for_logs(|l| !l.is_empty(), WAIT).unwrap();
+    let log = logs
+        .iter()
+        .find(|l| l.body == body)
+        .unwrap_or_else(|| panic!("{logs:#?}"));
+    assert_eq!(
+        (log.trace_id.as_str(), log.span_id.as_str()),
+        (trace, span.span_id.as_str())
+    );
+    log.clone()
+}
+
+/// The latest point of metric `name` that `rx` gets.
+fn last_point(rx: &OtlpReceiver, name: &str) -> ReceivedMetricPoint {
+    let metrics = rx
+        .wait_for_metrics(|m| m.iter().any(|p| p.name == name), WAIT)
+        .unwrap();
+    metrics.into_iter().rfind(|p| p.name == name).unwrap()
+}
 
 /// The invocation span of `spans`.
 fn invocation(spans: &[ReceivedSpan]) -> &ReceivedSpan {
@@ -25,13 +60,7 @@ fn invocation(spans: &[ReceivedSpan]) -> &ReceivedSpan {
 
 #[test]
 fn wasi_otel_spans_logs_and_metrics_arrive_with_the_plugins_identity() {
-    let rx = OtlpReceiver::start().unwrap();
-    let out = wasmtrace(
-        &["run", WASI_OTEL, "--input", "x"],
-        &rx.exporter_env(Transport::Grpc),
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
-    let spans = rx.wait_for_span_count(3, WAIT).unwrap();
+    let (rx, spans) = run_exporting(&["run", WASI_OTEL, "--input", "x"], 3);
     let tree = SpanTree::new(&spans);
     let trace = tree.assert_single_trace();
     let invoke = invocation(&spans);
@@ -94,15 +123,7 @@ fn wasi_otel_spans_logs_and_metrics_arrive_with_the_plugins_identity() {
     }
     assert_eq!(inner.dropped_attributes_count, 1, "the reserved key it set");
 
-    let logs = rx.wait_for_logs(|l| !l.is_empty(), WAIT).unwrap();
-    let log = logs
-        .iter()
-        .find(|l| l.body == "processing the request")
-        .unwrap_or_else(|| panic!("{logs:#?}"));
-    assert_eq!(
-        (log.trace_id.as_str(), log.span_id.as_str()),
-        (trace, inner.span_id.as_str())
-    );
+    let log = log_under(&rx, "processing the request", trace, inner);
     assert_eq!(
         (log.severity_number, log.severity_text.as_str()),
         (9, "INFO")
@@ -111,10 +132,7 @@ fn wasi_otel_spans_logs_and_metrics_arrive_with_the_plugins_identity() {
     assert_eq!(log.scope.0, plugin);
     assert!(log.attr("wasmtrace.component.sha256").is_some());
 
-    let metrics = rx
-        .wait_for_metrics(|m| m.iter().any(|p| p.name == "otel.requests"), WAIT)
-        .unwrap();
-    let requests = metrics.iter().rfind(|p| p.name == "otel.requests").unwrap();
+    let requests = last_point(&rx, "otel.requests");
     assert_eq!(requests.scope, plugin);
     assert!(
         requests
@@ -222,13 +240,7 @@ fn the_peer_librarys_command_traces_logs_and_counts_under_the_invocation() {
     let Some(cli) = peer_guest("cli", "otel-peer-cli.wasm") else {
         return;
     };
-    let rx = OtlpReceiver::start().unwrap();
-    let out = wasmtrace(
-        &["run", cli.to_str().unwrap()],
-        &rx.exporter_env(Transport::Grpc),
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
-    let spans = rx.wait_for_span_count(3, WAIT).unwrap();
+    let (rx, spans) = run_exporting(&["run", cli.to_str().unwrap()], 3);
     let tree = SpanTree::new(&spans);
     let trace = tree.assert_single_trace();
     let invoke = invocation(&spans);
@@ -247,19 +259,8 @@ fn the_peer_librarys_command_traces_logs_and_counts_under_the_invocation() {
         inner.attr("wasmtrace.instance.id"),
         invoke.attr("wasmtrace.instance.id")
     );
-    let logs = rx.wait_for_logs(|l| !l.is_empty(), WAIT).unwrap();
-    let log = logs
-        .iter()
-        .find(|l| l.body == "peer log")
-        .unwrap_or_else(|| panic!("{logs:#?}"));
-    assert_eq!(
-        (log.trace_id.as_str(), log.span_id.as_str()),
-        (trace, inner.span_id.as_str())
-    );
-    let metrics = rx
-        .wait_for_metrics(|m| m.iter().any(|p| p.name == "peer.runs"), WAIT)
-        .unwrap();
-    let runs = metrics.iter().rfind(|p| p.name == "peer.runs").unwrap();
+    log_under(&rx, "peer log", trace, inner);
+    let runs = last_point(&rx, "peer.runs");
     assert_eq!(
         Some(&AttrValue::String(runs.scope.clone())),
         invoke.attr("wasmtrace.plugin.name")

@@ -24,7 +24,7 @@ fn main() -> anyhow::Result<()> {
     let requests: Vec<String> = args.collect();
 
     let telemetry = Telemetry::builder("embedding-example", env!("CARGO_PKG_VERSION")).build()?;
-    let runtime = Runtime::new(telemetry.provider(), RuntimeConfig::default())?;
+    let runtime = Runtime::new(telemetry.providers(), RuntimeConfig::default())?;
     let plugin = runtime.load_file(plugin_path.as_ref())?;
     // The service's own spans, under its own instrumentation scope.
     let tracer = telemetry.provider().tracer("embedding-example");

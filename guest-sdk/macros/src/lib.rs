@@ -13,7 +13,8 @@ use syn::{
 /// Runs the function inside a span named after it, with its arguments as
 /// attributes, and, when it returns a `Result`, an `Err` recorded as the
 /// span's error (an `exception` event whose `exception.type` is the error
-/// type's path, and status Error).
+/// type's path, left out for message-only errors such as `&str` and
+/// `String`; and status Error).
 ///
 /// ```ignore
 /// #[wasmtrace_sdk::traced]
@@ -108,10 +109,7 @@ fn expand(options: Options, mut function: ItemFn) -> syn::Result<proc_macro2::To
             if options.skip.contains(ident) {
                 continue;
             }
-            let key = LitStr::new(
-                ident.to_string().trim_start_matches("r#"),
-                ident.span(),
-            );
+            let key = LitStr::new(ident.to_string().trim_start_matches("r#"), ident.span());
             attributes.push(quote_spanned! {typed.span()=>
                 ::wasmtrace_sdk::KeyValue::new(#key, {
                     #[allow(unused_imports)]

@@ -41,7 +41,7 @@ enum Command {
     /// per signal); with no OTLP endpoint set, each finished trace is
     /// printed on stderr as a waterfall (or a tree: --console tree).
     Run(RunArgs),
-    /// Serve HTTP/1.1 with a plugin that exports `wasi:http/incoming-handler`
+    /// Serve HTTP/1.1 and HTTP/2 (h2c, prior knowledge) with a plugin that exports `wasi:http/incoming-handler`
     /// (the `wasi:http/proxy` world): a fresh instance per request, each
     /// request traced as a server span continuing the incoming W3C trace
     /// context. Prints `listening on http://ADDR` on stderr once bound; stops
@@ -57,8 +57,9 @@ enum Command {
     /// Compile a component ahead of time for deployment: `run` and `serve`
     /// load the artifact without compiling when given --allow-precompiled.
     /// It is tied to this wasmtrace build, this machine's CPU features and
-    /// the --fuel/--timeout-ms/--max-memory settings it was compiled for
-    /// (another setting is refused with an error, never run).
+    /// whether --fuel and --timeout-ms are given (they are compiled in; an
+    /// artifact compiled otherwise is refused with an error, never run).
+    /// --max-memory is a run-time limit: any value works with any artifact.
     Compile(CompileArgs),
     /// Set a component's plugin identity (the `wasmtrace-plugin` custom
     /// section: name and version, as the Rust SDK's `plugin!` writes it),
@@ -79,9 +80,6 @@ struct CompileArgs {
     /// Compile for runs with --timeout-ms (epoch checks are compiled in).
     #[arg(long, value_name = "MS")]
     timeout_ms: Option<u64>,
-    /// Compile for runs with this --max-memory.
-    #[arg(long, value_name = "BYTES")]
-    max_memory: Option<usize>,
 }
 
 #[derive(clap::Args)]
@@ -312,53 +310,26 @@ fn limits(file: &Option<PathBuf>, items: &[String]) -> anyhow::Result<Limits> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
-        Command::Run(args) => match run(args) {
-            Ok(code) => code,
-            Err(err) => {
-                eprintln!("error: {err:#}");
-                ExitCode::FAILURE
-            }
-        },
-        Command::Serve(args) => match serve(args) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(err) => {
-                eprintln!("error: {err:#}");
-                ExitCode::FAILURE
-            }
-        },
-        Command::Compile(args) => match compile(&args) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(err) => {
-                eprintln!("error: {err:#}");
-                ExitCode::FAILURE
-            }
-        },
-        Command::Stamp(args) => match stamp(&args) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(err) => {
-                eprintln!("error: {err:#}");
-                ExitCode::FAILURE
-            }
-        },
-        Command::View(args) => match view(&args) {
-            Ok(code) => code,
-            Err(err) => {
-                eprintln!("error: {err:#}");
-                ExitCode::FAILURE
-            }
-        },
-    }
+    let result = match cli.command {
+        Command::Run(args) => run(args),
+        Command::Serve(args) => serve(args).map(|()| ExitCode::SUCCESS),
+        Command::Compile(args) => compile(&args).map(|()| ExitCode::SUCCESS),
+        Command::Stamp(args) => stamp(&args).map(|()| ExitCode::SUCCESS),
+        Command::View(args) => view(&args),
+    };
+    result.unwrap_or_else(|err| {
+        eprintln!("error: {err:#}");
+        ExitCode::FAILURE
+    })
 }
 
-/// `wasmtrace view`: everything readable is drawn; each line that is not is
-/// reported, and then the exit status is 1.
+/// `wasmtrace compile`: the component compiled ahead of time, for
+/// `--allow-precompiled`.
 fn compile(args: &CompileArgs) -> anyhow::Result<()> {
     let bytes = read(&args.plugin)?;
     let config = RuntimeConfig {
         fuel: args.fuel,
         deadline: args.timeout_ms.map(Duration::from_millis),
-        max_memory: args.max_memory,
         ..RuntimeConfig::default()
     };
     // Compiling needs no telemetry: a provider without processors.
@@ -405,6 +376,8 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     result.with_context(|| format!("writing {}", path.display()))
 }
 
+/// `wasmtrace view`: everything readable is drawn; each line that is not is
+/// reported, and then the exit status is 1.
 fn view(args: &ViewArgs) -> anyhow::Result<ExitCode> {
     let name = args.file.display().to_string();
     let reading = if args.file.as_os_str() == "-" {

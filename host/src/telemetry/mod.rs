@@ -391,6 +391,14 @@ impl TelemetryBuilder {
         }
         let metrics_to = signal_export(OTEL_METRICS_EXPORTER, &exporter)?;
         let logs_to = signal_export(OTEL_LOGS_EXPORTER, &exporter)?;
+        // The console draws log records inside their trace: without the
+        // traces there, they would be counted and shown nowhere.
+        if logs_to == SignalExport::Console && !matches!(exporter, TracesExporter::Console) {
+            bail!(
+                "{OTEL_LOGS_EXPORTER}=console needs the traces on the console too \
+                 (OTEL_TRACES_EXPORTER=console): log records are drawn in their trace"
+            );
+        }
         let mut logger_provider = SdkLoggerProvider::builder().with_resource(resource.clone());
         let mut local_logs = false;
         let mut sinks = Vec::new();

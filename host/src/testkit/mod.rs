@@ -5,7 +5,8 @@
 //!
 //! ```toml
 //! [dev-dependencies]
-//! wasmtrace = { version = "0.1", features = ["testkit"] }
+//! # not on crates.io: a path (or git) dependency on this repository's host/
+//! wasmtrace = { path = "../wasmtrace/host", features = ["testkit"] }
 //! ```
 //!
 //! Plugins are `wasm32-wasip2` components, so a test needs the built

@@ -51,20 +51,24 @@ mod sdk {
     use wasmtrace_sdk::{attrs, record_event, try_with_span, with_span};
 
     pub(crate) fn handle_request(text: &str) -> Result<String, String> {
-        try_with_span("handle_request", attrs! { "size" => text.len() as i64 }, || {
-            let words = super::words(text);
-            let count = words.len() as i64;
-            try_with_span("validate", attrs! { "words" => count }, || {
-                super::check(&words)
-            })?;
-            let unique = with_span("count", attrs! { "words" => count }, || {
-                let unique = super::unique(&words);
-                record_event("counted", attrs! { "total" => count, "unique" => unique });
-                with_span("lookup", attrs! { "word" => words[0] }, || ());
-                unique
-            });
-            Ok(super::reply(&words, unique))
-        })
+        try_with_span(
+            "handle_request",
+            attrs! { "size" => text.len() as i64 },
+            || {
+                let words = super::words(text);
+                let count = words.len() as i64;
+                try_with_span("validate", attrs! { "words" => count }, || {
+                    super::check(&words)
+                })?;
+                let unique = with_span("count", attrs! { "words" => count }, || {
+                    let unique = super::unique(&words);
+                    record_event("counted", attrs! { "total" => count, "unique" => unique });
+                    with_span("lookup", attrs! { "word" => words[0] }, || ());
+                    unique
+                });
+                Ok(super::reply(&words, unique))
+            },
+        )
     }
 }
 
