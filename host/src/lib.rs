@@ -75,6 +75,8 @@ pub use plugin_telemetry::{PluginTelemetry, Providers};
 pub use propagation::{
     BaggagePropagator, OTEL_PROPAGATORS, Propagators, TraceContextPropagator, XTraceIdPropagator,
 };
-pub use runtime::{InvocationError, MAX_CALL_DEPTH, Plugin, Runtime, RuntimeConfig};
+pub use runtime::{
+    InstanceAllocation, InvocationError, MAX_CALL_DEPTH, Plugin, Runtime, RuntimeConfig,
+};
 pub use sampling::{PluginSampler, parse_sampler};
 pub use stats::TracingStats;

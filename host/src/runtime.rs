@@ -34,6 +34,45 @@ const EPOCH_TICK: Duration = Duration::from_millis(10);
 /// The export of a request-handling plugin.
 const HANDLER_EXPORT: &str = "wasmtrace:plugin/handler@0.2.0";
 
+/// How instances get their memory, tables and stacks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InstanceAllocation {
+    /// wasmtime's pooling allocator, the default (as `wasmtime serve`'s):
+    /// slots reserved once when the runtime starts and reused, each
+    /// memory's copy-on-write image reset in place when its instance is
+    /// dropped instead of mapped and unmapped per instance. Every
+    /// invocation still gets a fresh instance with fresh memory. At most
+    /// `max_instances` component instances are alive at once (each plugin
+    /// call is one more); past that, an invocation fails to instantiate.
+    /// Where the address space cannot be reserved (a `ulimit -v`, say),
+    /// the runtime allocates on demand instead.
+    Pooling {
+        /// Component instances alive at once.
+        max_instances: u32,
+        /// Bytes at the start of each memory (and of each table) reset with
+        /// a copy rather than returned to the kernel, so that the next
+        /// instance does not fault them in again.
+        keep_resident: usize,
+    },
+    /// Memory mapped when an instance is created and unmapped when it is
+    /// dropped: no limit on concurrent instances, more time in the kernel.
+    OnDemand,
+}
+
+impl InstanceAllocation {
+    /// What the pooling allocator is given unless told otherwise.
+    pub const DEFAULT_POOLING: InstanceAllocation = InstanceAllocation::Pooling {
+        max_instances: 1000,
+        keep_resident: 64 << 10,
+    };
+}
+
+impl Default for InstanceAllocation {
+    fn default() -> Self {
+        Self::DEFAULT_POOLING
+    }
+}
+
 /// Resource limits and I/O for each invocation.
 #[derive(Clone, Debug, Default)]
 pub struct RuntimeConfig {
@@ -66,6 +105,8 @@ pub struct RuntimeConfig {
     /// Whether `wasmtrace compile` artifacts may be loaded: their machine
     /// code runs as it is, so only load ones you built.
     pub allow_precompiled: bool,
+    /// How instances are allocated (default: the pooling allocator).
+    pub allocation: InstanceAllocation,
 }
 
 /// Why `bytes` are not a component, if they are not.
@@ -80,6 +121,41 @@ fn check_component(bytes: &[u8]) -> anyhow::Result<()> {
         bail!("not a WebAssembly component (bad magic number)");
     }
     Ok(())
+}
+
+/// An engine of `wasm` with `allocation`; on demand where the pool's
+/// address space cannot be reserved.
+fn engine_with(
+    wasm: &mut wasmtime::Config,
+    allocation: InstanceAllocation,
+) -> anyhow::Result<Engine> {
+    if let InstanceAllocation::Pooling {
+        max_instances,
+        keep_resident,
+    } = allocation
+    {
+        let mut pool = wasmtime::PoolingAllocationConfig::default();
+        pool.total_component_instances(max_instances)
+            // A component holds several core instances (its module, WASI
+            // adapters, shims) and may have more than one memory or table.
+            .total_core_instances(max_instances.saturating_mul(10))
+            .total_memories(max_instances)
+            .total_tables(max_instances.saturating_mul(2))
+            .total_stacks(max_instances)
+            // Interpreters compiled to wasm (componentize-py, -js) have
+            // function tables larger than wasmtime's default of 20 000.
+            .table_elements(200_000)
+            .linear_memory_keep_resident(keep_resident)
+            .table_keep_resident(keep_resident);
+        wasm.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
+        if let Ok(engine) = Engine::new(wasm) {
+            return Ok(engine);
+        }
+        wasm.allocation_strategy(wasmtime::InstanceAllocationStrategy::OnDemand);
+    }
+    Engine::new(wasm)
+        .map_err(anyhow::Error::from)
+        .context("configuring wasmtime")
 }
 
 /// How deep plugins may call plugins (`a` calls `b` calls `c` is 2): a
@@ -365,9 +441,7 @@ impl Shared {
         wasm.concurrency_support(false);
         wasm.consume_fuel(config.fuel.is_some());
         wasm.epoch_interruption(config.deadline.is_some());
-        let engine = Engine::new(&wasm)
-            .map_err(anyhow::Error::from)
-            .context("configuring wasmtime")?;
+        let engine = engine_with(&mut wasm, config.allocation)?;
 
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)

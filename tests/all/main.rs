@@ -50,6 +50,7 @@ mod tested {
     pub(crate) use crate::plugin_calls as caller;
     pub(crate) use crate::raw_guests as raw_rust;
     pub(crate) use crate::serve as trace_context_service;
+    pub(crate) use crate::serve_connections as hello_http;
     pub(crate) use crate::tracing_bridge;
     pub(crate) use crate::wasi_otel;
 }

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, Empty};
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use wasmtrace_test_artifacts::TRACE_CONTEXT_SERVICE;
-use wasmtrace_test_support::{AttrValue, OtlpReceiver, SpanKind};
+use wasmtrace_test_artifacts::{HELLO_HTTP, TRACE_CONTEXT_SERVICE};
+use wasmtrace_test_support::{AttrValue, OtlpReceiver, SpanKind, SpanTree};
 
 use crate::serve::Served;
 
@@ -166,4 +166,33 @@ fn nothing_of_one_request_is_visible_to_the_next() {
             );
         }
     }
+}
+
+/// A component with nothing but `wasi:http/proxy` (no wasmtrace import, as
+/// `wasmtime serve` runs it: the serve bench's component) is served, and
+/// each request is still traced: its server span and invocation span (named
+/// after the file: the component has no identity section).
+#[test]
+fn a_plain_wasi_http_component_is_served_and_traced() {
+    let rx = OtlpReceiver::start().unwrap();
+    let mut served = Served::plugin(HELLO_HTTP, &[], &rx);
+    let (status, length, body) = runtime().block_on(async {
+        let stream = tokio::net::TcpStream::connect(served.addr()).await.unwrap();
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        let response = sender.send_request(get(&served, "/")).await.unwrap();
+        let status = response.status().as_u16();
+        let length = response.headers().get("content-length").cloned();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        (status, length, String::from_utf8_lossy(&body).into_owned())
+    });
+    assert_eq!((status, body.as_str()), (200, "hello, world\n"));
+    assert_eq!(length.as_ref().map(|v| v.as_bytes()), Some(&b"13"[..]));
+    served.stop("TERM");
+    let spans = rx.wait_for_span_count(2, WAIT).unwrap();
+    let tree = SpanTree::new(&spans);
+    assert_eq!(tree.render_redacted(), "GET\n  invoke hello_http\n");
+    assert_eq!(tree.roots()[0].kind, SpanKind::Server);
 }

@@ -16,8 +16,10 @@
 //!   (with wasmtime's defaults, and keeping reused memory resident).
 //! - `invocation`: `Runtime::invoke` of `bench-plugin` recording K spans
 //!   (K = 0, 1, 10), traced (parent-based always-on) vs. tracing disabled
-//!   (always-off, as `OTEL_SDK_DISABLED=true`), then their ratio at K = 0
-//!   and 10 measured once more in alternating pairs (`paired ...` lines).
+//!   (always-off, as `OTEL_SDK_DISABLED=true`), both with `Runtime`'s
+//!   default pooling allocator, and untraced on demand; then the ratios at
+//!   K = 0 and 10 (traced/untraced, pooling/on demand) measured once more
+//!   in alternating pairs (`paired ...` lines).
 //!
 //! Run with `cargo bench --bench crossings`.
 
@@ -37,7 +39,7 @@ use opentelemetry_sdk::trace::{
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 use wasmtime::Store;
-use wasmtrace::{Plugin, Runtime, RuntimeConfig, WasmtraceCtx};
+use wasmtrace::{InstanceAllocation, Plugin, Runtime, RuntimeConfig, WasmtraceCtx};
 
 /// A core module importing `host.nop: [] -> []` and exporting
 /// `run: [i64] -> []`, which calls `nop` that many times. Hand-encoded so
@@ -292,17 +294,26 @@ fn instantiate(c: &mut Criterion, pipeline: &Pipeline) {
 
 fn invocation(c: &mut Criterion, traced: &Pipeline, untraced: &Pipeline) {
     let bytes = std::fs::read(wasmtrace_test_artifacts::BENCH_PLUGIN).expect("bench-plugin");
-    let setups: Vec<_> = [("traced", traced), ("untraced", untraced)]
-        .into_iter()
-        .map(|(name, pipeline)| {
-            let runtime =
-                Runtime::new(&pipeline.provider, RuntimeConfig::default()).expect("runtime");
-            let plugin = runtime
-                .load(&bytes, "bench-plugin")
-                .expect("loading bench-plugin");
-            (name, pipeline, runtime, plugin)
-        })
-        .collect();
+    // `Runtime`'s default allocation (the pooling allocator), and on demand
+    // (wasmtime's default, `Runtime`'s before issue 16) for comparison.
+    let setups: Vec<_> = [
+        ("traced", traced, InstanceAllocation::default()),
+        ("untraced", untraced, InstanceAllocation::default()),
+        ("untraced_on_demand", untraced, InstanceAllocation::OnDemand),
+    ]
+    .into_iter()
+    .map(|(name, pipeline, allocation)| {
+        let config = RuntimeConfig {
+            allocation,
+            ..RuntimeConfig::default()
+        };
+        let runtime = Runtime::new(&pipeline.provider, config).expect("runtime");
+        let plugin = runtime
+            .load(&bytes, "bench-plugin")
+            .expect("loading bench-plugin");
+        (name, pipeline, runtime, plugin)
+    })
+    .collect();
     let parent = Context::new();
     let mut group = c.benchmark_group("invocation");
     // Traced and untraced back to back for each K, so that a change in the
@@ -335,9 +346,10 @@ fn invocation(c: &mut Criterion, traced: &Pipeline, untraced: &Pipeline) {
         let [
             (_, _, traced, traced_plugin),
             (_, _, untraced, untraced_plugin),
+            (_, _, on_demand, on_demand_plugin),
         ] = &setups[..]
         else {
-            unreachable!("two setups")
+            unreachable!("three setups")
         };
         for k in [0_u64, 10] {
             let input = k.to_string();
@@ -354,6 +366,12 @@ fn invocation(c: &mut Criterion, traced: &Pipeline, untraced: &Pipeline) {
                 40,
                 || block(traced, traced_plugin),
                 || block(untraced, untraced_plugin),
+            );
+            common::paired_ratio(
+                &format!("invocation untraced pooling/on_demand K={k}"),
+                40,
+                || block(untraced, untraced_plugin),
+                || block(on_demand, on_demand_plugin),
             );
         }
     }

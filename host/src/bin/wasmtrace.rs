@@ -271,6 +271,7 @@ impl PluginOptions {
                 CompileCache::from_env()
             },
             allow_precompiled: self.allow_precompiled,
+            ..RuntimeConfig::default()
         };
         let runtime = Runtime::new(telemetry.providers(), config)?;
         let metrics = PluginMetrics::new(&telemetry.meter_provider().meter("wasmtrace"));
