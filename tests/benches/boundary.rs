@@ -81,9 +81,17 @@ fn span(c: &mut Criterion, pipeline: &Pipeline) {
         common::paired_ratio(
             "span guest/native",
             40,
-            || sampled.run("span", BLOCK),
-            || common::native_spans(&tracer, &parent, BLOCK),
+            || {
+                pipeline.produced(BLOCK);
+                sampled.run("span", BLOCK)
+            },
+            || {
+                pipeline.produced(BLOCK);
+                common::native_spans(&tracer, &parent, BLOCK)
+            },
         );
+        // Reported here, not in the next benchmark's figure.
+        pipeline.report("paired span guest/native");
         common::paired_ratio(
             "span guest_unsampled/nop_call",
             40,
