@@ -29,12 +29,19 @@ TOOLS=${TOOLS:-target/serve-bench}
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 
-for tool in wrk taskset rotel-agent; do
+for tool in wrk taskset curl bc; do
     command -v "$tool" >/dev/null || {
-        echo "serve.sh needs $tool (wrk: apt-get install wrk; rotel-agent: pip install rotel==0.0.1a15)" >&2
+        echo "serve.sh needs $tool (apt-get install wrk util-linux curl bc)" >&2
         exit 1
     }
 done
+# rotel-agent ships inside the rotel Python package (as the tests find it).
+rotel=${WASMTRACE_ROTEL_AGENT:-$(command -v rotel-agent ||
+    python3 -c 'import rotel, os; print(os.path.dirname(rotel.__file__) + "/rotel-agent")' 2>/dev/null || true)}
+[ -x "$rotel" ] || {
+    echo "serve.sh needs rotel-agent (pip install rotel==0.0.1a15)" >&2
+    exit 1
+}
 
 version=$(sed -n 's/^wasmtime = { version = "\([0-9.]*\)".*/\1/p' Cargo.toml)
 cargo build --release -p wasmtrace --bin wasmtrace
@@ -52,7 +59,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-rotel-agent start --otlp-grpc-endpoint 127.0.0.1:14317 --otlp-http-endpoint 127.0.0.1:14318 \
+"$rotel" start --otlp-grpc-endpoint 127.0.0.1:14317 --otlp-http-endpoint 127.0.0.1:14318 \
     --exporter blackhole --pid-file "$work/rotel.pid" --log-file "$work/rotel.log" \
     >"$work/rotel.out" 2>&1 &
 pids+=($!)
