@@ -50,10 +50,12 @@ impl OtlpJsonFileExporter {
     }
 
     fn write_line(&self, request: &impl serde::Serialize) -> OTelSdkResult {
-        let line = serde_json::to_string(request)
-            .map_err(|e| OTelSdkError::InternalFailure(format!("encoding OTLP/JSON: {e}")))?;
         let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
-        writeln!(file, "{line}")
+        // Streamed into the buffered file, not encoded into a `String`
+        // first: a batch's JSON text is not held beside the batch itself.
+        serde_json::to_writer(&mut *file, request)
+            .map_err(std::io::Error::from)
+            .and_then(|()| writeln!(file))
             .and_then(|()| file.flush())
             .map_err(|e| {
                 OTelSdkError::InternalFailure(format!("writing {}: {e}", self.path.display()))
