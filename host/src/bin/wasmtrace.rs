@@ -110,7 +110,7 @@ struct ViewArgs {
         default_value = "waterfall"
     )]
     format: ConsoleFormat,
-    /// Print the tree with span ids, kinds, links, dropped counts and the
+    /// Print the tree with span ids, dropped counts and the
     /// runtime's own wasmtrace.* attributes (implies --format tree).
     #[arg(long, short)]
     verbose: bool,

@@ -8,8 +8,9 @@ use std::fmt::Write as _;
 /// How [`render_tree`] draws.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TreeOptions {
-    /// Also print span ids, kinds, links, dropped counts and the runtime's
-    /// own `wasmtrace.*` attributes.
+    /// Also print span ids, dropped counts and the runtime's own
+    /// `wasmtrace.*` attributes (kinds other than internal and links are
+    /// always printed).
     pub verbose: bool,
 }
 
@@ -87,9 +88,9 @@ fn render_span(
     );
     if options.verbose {
         let _ = write!(out, "  span={}", span.span_id);
-        if span.kind.is_marked() {
-            let _ = write!(out, "  kind={}", span.kind.as_str());
-        }
+    }
+    if span.kind.is_marked() {
+        let _ = write!(out, "  kind={}", span.kind.as_str());
     }
     write_attributes(out, &span.attributes, options);
     if options.verbose {
@@ -107,16 +108,14 @@ fn render_span(
     out.push('\n');
     let child_prefix = format!("{prefix}{}", if last { "   " } else { "│  " });
     let rail = if has_kids { "│  " } else { "   " };
-    if options.verbose {
-        for link in &span.links {
-            let _ = write!(
-                out,
-                "{child_prefix}{rail}→ link {}/{}",
-                link.trace_id, link.span_id
-            );
-            write_attributes(out, &link.attributes, options);
-            out.push('\n');
-        }
+    for link in &span.links {
+        let _ = write!(
+            out,
+            "{child_prefix}{rail}→ link {}/{}",
+            link.trace_id, link.span_id
+        );
+        write_attributes(out, &link.attributes, options);
+        out.push('\n');
     }
     // Events and log records by time (each list already is).
     let (mut events, mut logs) = (span.events.iter().peekable(), span.logs.iter().peekable());
@@ -261,6 +260,26 @@ mod tests {
             "trace 00000000000000000000000000000007\n\
              └─ root  10.00ms  span=0000000000000001  kind=server  n=3  \
              wasmtrace.instance.id=\"x\"  (2 events dropped)\n"
+        );
+    }
+
+    #[test]
+    fn the_plain_tree_marks_kinds_and_links() {
+        let mut root = span("root", 1, 0, 0, 10);
+        root.kind = SpanKind::Consumer;
+        root.links.push(crate::view::model::Link {
+            trace_id: opentelemetry::trace::TraceId::from(0xab_u128),
+            span_id: opentelemetry::trace::SpanId::from(0xcd_u64),
+            trace_state: String::new(),
+            attributes: Vec::new(),
+            dropped_attributes_count: 0,
+        });
+        let text = render_tree(&set(vec![root]), &TreeOptions::default());
+        assert_eq!(
+            text,
+            "trace 00000000000000000000000000000007\n\
+             └─ root  10.00ms  kind=consumer  n=3\n\
+             \x20     → link 000000000000000000000000000000ab/00000000000000cd\n"
         );
     }
 
