@@ -1,6 +1,6 @@
 //! The official W3C Trace Context test suite (`test/test.py` of
 //! github.com/w3c/trace-context, main branch, commit `acab820` of
-//! 2026-06-30, as laid in `../shared/w3c-trace-context`), run by
+//! 2026-06-30, in a checkout named by `WASMTRACE_W3C_SUITE`), run by
 //! `python3` against `wasmtrace serve` with the `trace-context-service`
 //! plugin, at `SPEC_LEVEL=1` and `SPEC_LEVEL=2` with the strict tracestate
 //! tests on: every one of its 41 cases must pass (at level 1 the level-2
@@ -8,8 +8,9 @@
 //! output.
 //!
 //! The suite is not part of this repository: the test says so and passes
-//! when `../shared/w3c-trace-context` or Python's `aiohttp` (which the
-//! harness needs; `.ci/run` installs it) is missing.
+//! when `WASMTRACE_W3C_SUITE` names no checkout of github.com/w3c/trace-context
+//! (`.ci/run` sets it where the CI machine has one) or Python's `aiohttp`
+//! (which the harness needs; `.ci/run` installs it) is missing.
 
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -23,19 +24,28 @@ use crate::serve::Served;
 /// The number of cases in the suite.
 const CASES: usize = 41;
 
-/// The suite's `test/` directory, if it is laid beside the repository.
-fn suite_dir() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/w3c-trace-context/test")
-        .canonicalize()
-        .ok()?;
-    dir.join("test.py").is_file().then_some(dir)
+/// The variable naming a checkout of github.com/w3c/trace-context.
+const SUITE_ENV: &str = "WASMTRACE_W3C_SUITE";
+
+/// The suite's `test/` directory, or why there is none.
+fn suite_dir() -> Result<PathBuf, String> {
+    let root = std::env::var_os(SUITE_ENV)
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| {
+            format!("{SUITE_ENV} is not set (a checkout of github.com/w3c/trace-context)")
+        })?;
+    let dir = PathBuf::from(root).join("test");
+    if dir.join("test.py").is_file() {
+        Ok(dir)
+    } else {
+        Err(format!("{SUITE_ENV}: {} has no test.py", dir.display()))
+    }
 }
 
 /// Why the suite cannot run here, if it cannot.
 fn skip_reason() -> Option<String> {
-    if suite_dir().is_none() {
-        return Some("../shared/w3c-trace-context/test/test.py is not there".to_owned());
+    if let Err(why) = suite_dir() {
+        return Some(why);
     }
     match Command::new("python3")
         .args(["-c", "import aiohttp"])
