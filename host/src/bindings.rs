@@ -63,8 +63,9 @@ mod generated_otel {
 /// the host's implementation with [`crate::add_wasi_otel_to_linker`].
 pub use generated_otel::wasi::otel;
 
-/// The `wasmtrace:telemetry` package: `types`, `propagation`, `tracing`, `logs` and `metrics`,
-/// each with its types, `Host` trait and `add_to_linker`.
+/// The `wasmtrace:telemetry` package: `types`, `propagation`, `tracing`,
+/// `logs` and `metrics`, each with its types, `Host` trait and
+/// `add_to_linker`.
 pub use generated::wasmtrace::telemetry;
 
 /// The `wasmtrace:plugin` package's imports: `cache` and `calls`.

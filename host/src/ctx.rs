@@ -239,9 +239,8 @@ impl WasmtraceView for WasmtraceCtx {
 }
 
 /// Adds the `wasmtrace:telemetry` imports (types, propagation, tracing, logs,
-/// metrics) to a
-/// linker; [`crate::add_tracing_to_linker`] and its siblings add one
-/// interface each. The functions are synchronous and cheap, so they also
+/// metrics) to a linker; [`crate::add_tracing_to_linker`] and its siblings
+/// add one interface each. The functions are synchronous and cheap, so they also
 /// work in stores with async support. They read their arguments in place,
 /// within the store's limits: a guest cannot make the host copy more than
 /// the limits keep.

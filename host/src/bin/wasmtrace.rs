@@ -41,10 +41,10 @@ enum Command {
     /// per signal); with no OTLP endpoint set, each finished trace is
     /// printed on stderr as a waterfall (or a tree: --console tree).
     Run(RunArgs),
-    /// Serve HTTP/1.1 and HTTP/2 (h2c, prior knowledge) with a plugin that exports `wasi:http/incoming-handler`
-    /// (the `wasi:http/proxy` world): a fresh instance per request, each
-    /// request traced as a server span continuing the incoming W3C trace
-    /// context. Prints `listening on http://ADDR` on stderr once bound; stops
+    /// Serve HTTP/1.1 and HTTP/2 (h2c, prior knowledge) with a plugin that
+    /// exports `wasi:http/incoming-handler` (the `wasi:http/proxy` world): a
+    /// fresh instance per request, each request traced as a server span
+    /// continuing the incoming W3C trace context. Prints `listening on http://ADDR` on stderr once bound; stops
     /// on ctrl-c (SIGINT) or SIGTERM, letting requests in flight finish and
     /// flushing the spans.
     Serve(ServeArgs),
@@ -110,8 +110,8 @@ struct ViewArgs {
         default_value = "waterfall"
     )]
     format: ConsoleFormat,
-    /// Print the tree with span ids, dropped counts and the
-    /// runtime's own wasmtrace.* attributes (implies --format tree).
+    /// Print the tree with span ids, dropped counts and the runtime's own
+    /// wasmtrace.* attributes (implies --format tree).
     #[arg(long, short)]
     verbose: bool,
     /// Write the traces to OUT as a self-contained HTML page instead.

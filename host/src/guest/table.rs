@@ -664,6 +664,25 @@ impl SpanTable {
             Some(handle) => self.resolve(handle),
             None => self.current_with_depth(),
         };
+        self.admit(cx, depth)
+    }
+
+    /// Like [`Self::admit_host_span`], except under a local span of an
+    /// unsampled trace: such a span is skipped as the SDK skips the guest's
+    /// own there (not recorded, not counted in `spans_started`), `None`.
+    pub(crate) fn admit_sampled_host_span(&mut self, parent: Handle) -> Option<HostSpanParent> {
+        let (cx, depth) = self.resolve(parent);
+        let span = cx.span();
+        let sc = span.span_context();
+        if sc.is_valid() && !sc.is_remote() && !sc.is_sampled() {
+            return None;
+        }
+        self.admit(cx, depth)
+    }
+
+    /// Counts a host span under `cx` against the span budget and the depth
+    /// limit.
+    fn admit(&mut self, cx: Context, depth: u32) -> Option<HostSpanParent> {
         self.counts.spans_started += 1;
         if self.budget.spans == 0 || depth >= self.limits.max_depth {
             self.counts.spans_dropped += 1;
@@ -671,18 +690,6 @@ impl SpanTable {
         }
         self.budget.spans -= 1;
         Some(HostSpanParent { cx, depth })
-    }
-
-    /// Like [`Self::admit_host_span`], except under a local span of an
-    /// unsampled trace: such a span is skipped as the SDK skips the guest's
-    /// own there (not recorded, not counted in `spans_started`), `None`.
-    pub(crate) fn admit_sampled_host_span(&mut self, parent: Handle) -> Option<HostSpanParent> {
-        let (cx, _) = self.resolve(parent);
-        let sc = cx.span().span_context().clone();
-        if sc.is_valid() && !sc.is_remote() && !sc.is_sampled() {
-            return None;
-        }
-        self.admit_host_span(Some(parent))
     }
 
     /// Counts the end of a span admitted with [`Self::admit_host_span`].
