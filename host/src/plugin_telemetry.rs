@@ -2,7 +2,7 @@
 //! its tracer, logger and meter, each scoped to the plugin's identity and
 //! shared by all its instances.
 
-use crate::guest::Instruments;
+use crate::guest::{Instruments, TablePool};
 use crate::identity::PluginIdentity;
 use opentelemetry::logs::LoggerProvider as _;
 use opentelemetry::metrics::MeterProvider as _;
@@ -93,6 +93,8 @@ struct Inner {
     tracer: SdkTracer,
     logger: Option<SdkLogger>,
     instruments: Option<Arc<Instruments>>,
+    /// Span-table buffers its stores reuse.
+    tables: Arc<TablePool>,
 }
 
 impl PluginTelemetry {
@@ -113,6 +115,7 @@ impl PluginTelemetry {
                 tracer: identity.tracer(&providers.tracer),
                 logger,
                 instruments,
+                tables: Arc::default(),
             }),
         }
     }
@@ -133,5 +136,9 @@ impl PluginTelemetry {
 
     pub(crate) fn instruments(&self) -> Option<&Arc<Instruments>> {
         self.inner.instruments.as_ref()
+    }
+
+    pub(crate) fn table_pool(&self) -> &Arc<TablePool> {
+        &self.inner.tables
     }
 }

@@ -60,6 +60,23 @@ pub(crate) struct Args {
 }
 
 impl Args {
+    /// The memory the buffers hold.
+    pub(crate) fn capacity_bytes(&self) -> usize {
+        fn bytes<T>(v: &Vec<T>) -> usize {
+            v.capacity() * size_of::<T>()
+        }
+        self.text.capacity()
+            + bytes(&self.attributes)
+            + bytes(&self.strings)
+            + bytes(&self.bools)
+            + bytes(&self.ints)
+            + bytes(&self.floats)
+            + bytes(&self.links)
+            + bytes(&self.pairs)
+            + bytes(&self.refs)
+            + bytes(&self.str_refs)
+    }
+
     /// Empties the buffers, keeping their memory.
     pub(crate) fn clear(&mut self) {
         self.text.clear();

@@ -36,5 +36,5 @@ pub use link::{
     add_types_to_linker,
 };
 pub(crate) use metrics::Instruments;
-pub(crate) use table::{CONTEXT_FIXED_COST, SPAN_FIXED_COST, SpanTable};
+pub(crate) use table::{CONTEXT_FIXED_COST, SPAN_FIXED_COST, SpanTable, TablePool};
 pub use wasi_otel::{UNFINISHED_SPAN, add_wasi_otel_to_linker};

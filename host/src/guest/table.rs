@@ -141,11 +141,20 @@ impl<T> Chunked<T> {
     }
 
     fn push(&mut self, value: T) {
-        if self.len.is_multiple_of(Self::CHUNK) {
+        if self.len.is_multiple_of(Self::CHUNK) && self.len / Self::CHUNK == self.chunks.len() {
             self.chunks.push(Vec::with_capacity(Self::CHUNK));
         }
         self.chunks[self.len / Self::CHUNK].push(value);
         self.len += 1;
+    }
+
+    /// Empties it, keeping the first chunk's memory.
+    fn clear(&mut self) {
+        self.chunks.truncate(1);
+        if let Some(first) = self.chunks.first_mut() {
+            first.clear();
+        }
+        self.len = 0;
     }
 
     #[cfg(any(test, feature = "fuzzing"))]
@@ -176,6 +185,81 @@ pub(crate) struct TableSizes {
     pub(crate) contexts: usize,
     pub(crate) stack: usize,
     pub(crate) max_depth: u32,
+}
+
+/// The memory of a table's collections, kept between the stores of one
+/// plugin: a new store's table starts with the buffers an earlier one
+/// grew, emptied, instead of growing its own again (allocations, and the
+/// page faults of touching fresh memory, on every invocation). Nothing of
+/// what they held survives the emptying; the interned keys (`Keys`: shared
+/// `&'static` strings, which a guest cannot observe) are kept as they are.
+#[derive(Default)]
+pub(crate) struct TableBuffers {
+    spans: Chunked<SpanEntry>,
+    open: Slab<OpenSpan>,
+    contexts: Slab<ContextEntry>,
+    stack: Vec<Current>,
+    keys: Keys,
+    args: Box<Args>,
+}
+
+impl TableBuffers {
+    /// Buffers are kept up to this many entries (or bytes, for the
+    /// arguments): a plugin that once recorded a flood does not keep its
+    /// memory.
+    const MAX_KEPT: usize = 256;
+    const MAX_KEPT_ARG_BYTES: usize = 64 << 10;
+
+    /// Empties every buffer (dropping what it held), and gives back the
+    /// memory of any that grew past what is kept.
+    fn clear(&mut self) {
+        self.spans.clear();
+        self.open.clear();
+        if self.open.capacity() > Self::MAX_KEPT {
+            self.open = Slab::new();
+        }
+        self.contexts.clear();
+        if self.contexts.capacity() > Self::MAX_KEPT {
+            self.contexts = Slab::new();
+        }
+        self.stack.clear();
+        self.stack.shrink_to(Self::MAX_KEPT);
+        self.args.clear();
+        if self.args.capacity_bytes() > Self::MAX_KEPT_ARG_BYTES {
+            *self.args = Args::default();
+        }
+    }
+}
+
+/// One plugin's spare [`TableBuffers`], shared by its stores.
+#[derive(Default)]
+pub(crate) struct TablePool(std::sync::Mutex<Vec<TableBuffers>>);
+
+impl std::fmt::Debug for TablePool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TablePool").finish_non_exhaustive()
+    }
+}
+
+impl TablePool {
+    /// Spare buffers kept: about as many as invocations run at once.
+    const MAX: usize = 64;
+
+    fn take(&self) -> TableBuffers {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop()
+            .unwrap_or_default()
+    }
+
+    fn give(&self, mut buffers: TableBuffers) {
+        buffers.clear();
+        let mut pool = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if pool.len() < Self::MAX {
+            pool.push(buffers);
+        }
+    }
 }
 
 /// See the [module documentation](self).
@@ -211,6 +295,8 @@ pub(crate) struct SpanTable {
     stats: Arc<TracingStats>,
     /// What `wasi:otel` calls told the host: the guest's spans by id.
     pub(super) otel: super::wasi_otel::OtelState,
+    /// Where the buffers go back when the table is dropped.
+    pool: Arc<TablePool>,
 }
 
 impl SpanTable {
@@ -221,6 +307,8 @@ impl SpanTable {
         limits: Arc<Limits>,
         stats: Arc<TracingStats>,
     ) -> Self {
+        let pool = plugin.table_pool().clone();
+        let buffers = pool.take();
         Self {
             tracer: plugin.tracer().clone(),
             propagators,
@@ -229,20 +317,21 @@ impl SpanTable {
             instruments: StoreInstruments::new(plugin.instruments().cloned()),
             base: Context::new(),
             base_depth: 0,
-            spans: Chunked::default(),
-            open: Slab::new(),
-            contexts: Slab::new(),
+            spans: buffers.spans,
+            open: buffers.open,
+            contexts: buffers.contexts,
             next_generation: 0,
-            stack: Vec::new(),
+            stack: buffers.stack,
             budget: Budget::new(&limits, None),
             limits,
-            keys: Keys::default(),
+            keys: buffers.keys,
             timer: CallTimer::default(),
             counts: Counts::default(),
             lifted: Counts::default(),
-            args: Some(Box::default()),
+            args: Some(buffers.args),
             stats,
             otel: Default::default(),
+            pool,
         }
     }
 
@@ -841,6 +930,14 @@ impl Drop for SpanTable {
         // Spans the guest never ended end with the store, as they were.
         self.end_open_spans(None);
         self.flush_stats();
+        self.pool.give(TableBuffers {
+            spans: std::mem::take(&mut self.spans),
+            open: std::mem::take(&mut self.open),
+            contexts: std::mem::take(&mut self.contexts),
+            stack: std::mem::take(&mut self.stack),
+            keys: std::mem::take(&mut self.keys),
+            args: self.args.take().unwrap_or_default(),
+        });
     }
 }
 
@@ -914,6 +1011,63 @@ mod tests {
         let mut args = Args::default();
         let range = args.push_wit(attributes);
         (args, range)
+    }
+
+    /// A plugin's next store reuses the buffers of the last one's table,
+    /// and nothing of what that table held is visible through them: its
+    /// span and context handles are unknown, nothing is open, current or
+    /// attached, and its unended span was exported when it was dropped.
+    #[test]
+    fn a_reused_table_holds_nothing_of_the_last_invocation() {
+        let (unused, exporter, provider) = setup(Limits::default());
+        drop(unused);
+        let identity = PluginIdentity::from_component_bytes(b"\0asm\x0d\0\x01\0", "unit");
+        let plugin = PluginTelemetry::new(&(&provider).into(), &identity);
+        let new_table = |plugin: &PluginTelemetry| {
+            SpanTable::new(
+                plugin,
+                Arc::new(Propagators::default()),
+                identity.span_attributes(7).into(),
+                Arc::new(Limits::default()),
+                Arc::default(),
+            )
+        };
+        let mut first = new_table(&plugin);
+        let span = start(&mut first, INVOCATION, "secret-span", true);
+        let ended = start(&mut first, span, "ended", false);
+        first.end(ended);
+        let baggage = first.with_baggage(span, vec![("tenant".into(), "secret".into())]);
+        first.attach(baggage);
+        assert_eq!(first.baggage(baggage).len(), 1);
+        let secret_trace = first.span_context(span).trace_id;
+        drop(first);
+        assert!(
+            exporter
+                .get_finished_spans()
+                .unwrap()
+                .iter()
+                .any(|s| s.name == "secret-span"),
+            "the span left open was not ended with its table"
+        );
+
+        let mut next = new_table(&plugin);
+        assert_eq!(next.spans.chunks.len(), 1, "the span buffer was not reused");
+        let sizes = next.sizes();
+        assert_eq!(
+            (sizes.spans, sizes.open, sizes.contexts, sizes.stack),
+            (0, 0, 0, 0)
+        );
+        assert_eq!(next.current(), INVOCATION);
+        for stale in [span, ended, baggage] {
+            assert!(!next.is_recording(stale));
+            assert!(next.baggage(stale).is_empty());
+            assert_ne!(next.span_context(stale).trace_id, secret_trace);
+        }
+        // The first span of this table gets the first handle anew, and is
+        // its own.
+        let own = start(&mut next, INVOCATION, "own", false);
+        assert_eq!(own, span);
+        assert_ne!(next.span_context(own).trace_id, secret_trace);
     }
 
     #[test]
