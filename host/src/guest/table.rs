@@ -989,15 +989,24 @@ mod tests {
         let provider = SdkTracerProvider::builder()
             .with_simple_exporter(exporter.clone())
             .build();
+        let table = table_of(&plugin_of(&provider), limits);
+        (table, exporter, provider)
+    }
+
+    fn plugin_of(provider: &SdkTracerProvider) -> PluginTelemetry {
         let identity = PluginIdentity::from_component_bytes(b"\0asm\x0d\0\x01\0", "unit");
-        let table = SpanTable::new(
-            &PluginTelemetry::new(&(&provider).into(), &identity),
+        PluginTelemetry::new(&provider.into(), &identity)
+    }
+
+    /// A table of `plugin`, as a store of it makes one.
+    fn table_of(plugin: &PluginTelemetry, limits: Limits) -> SpanTable {
+        SpanTable::new(
+            plugin,
             Arc::new(Propagators::default()),
-            identity.span_attributes(7).into(),
+            plugin.identity().span_attributes(7).into(),
             Arc::new(limits),
             Arc::default(),
-        );
-        (table, exporter, provider)
+        )
     }
 
     fn start(table: &mut SpanTable, parent: Handle, name: &str, activate: bool) -> Handle {
@@ -1021,18 +1030,8 @@ mod tests {
     fn a_reused_table_holds_nothing_of_the_last_invocation() {
         let (unused, exporter, provider) = setup(Limits::default());
         drop(unused);
-        let identity = PluginIdentity::from_component_bytes(b"\0asm\x0d\0\x01\0", "unit");
-        let plugin = PluginTelemetry::new(&(&provider).into(), &identity);
-        let new_table = |plugin: &PluginTelemetry| {
-            SpanTable::new(
-                plugin,
-                Arc::new(Propagators::default()),
-                identity.span_attributes(7).into(),
-                Arc::new(Limits::default()),
-                Arc::default(),
-            )
-        };
-        let mut first = new_table(&plugin);
+        let plugin = plugin_of(&provider);
+        let mut first = table_of(&plugin, Limits::default());
         let span = start(&mut first, INVOCATION, "secret-span", true);
         let ended = start(&mut first, span, "ended", false);
         first.end(ended);
@@ -1050,7 +1049,7 @@ mod tests {
             "the span left open was not ended with its table"
         );
 
-        let mut next = new_table(&plugin);
+        let mut next = table_of(&plugin, Limits::default());
         assert_eq!(next.spans.chunks.len(), 1, "the span buffer was not reused");
         let sizes = next.sizes();
         assert_eq!(
